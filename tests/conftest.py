@@ -1,0 +1,47 @@
+"""Shared fixtures. Every test session gets its own data dir so tests never touch ./data."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_COURSE = ROOT.parent / "shared" / "course"
+
+# Must happen before tutor.settings is imported anywhere.
+_SESSION_DATA = Path(tempfile.mkdtemp(prefix="tutor-test-data-"))
+os.environ.setdefault("TUTOR_DATA_DIR", str(_SESSION_DATA))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except Exception:
+        has_cuda = False
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords and not has_cuda:
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return Path(os.environ["TUTOR_DATA_DIR"])
+
+
+@pytest.fixture
+def run_dir(tmp_path) -> Path:
+    d = tmp_path / "run"
+    d.mkdir()
+    return d

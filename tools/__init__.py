@@ -1,0 +1,1 @@
+"""Experiment tools: one readable PyTorch file per experiment (see tools/registry.py)."""

