@@ -77,6 +77,7 @@ def parse_markdown(text: str, title: str, line_offset: int = 0, base: tuple[str,
     buf: list[str] = []
     buf_start = 0
     in_fence = False
+    numeric_heading = False  # "# 3" followed by "**Title**": the bold line completes the heading
 
     def path() -> tuple[str, ...]:
         return base + tuple(h for _, h in stack)
@@ -113,7 +114,15 @@ def parse_markdown(text: str, title: str, line_offset: int = 0, base: tuple[str,
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, heading))
+            numeric_heading = bool(re.fullmatch(r"[\dIVXLC]+[.)]?", heading))
             continue
+        if numeric_heading and line.strip():
+            numeric_heading = False
+            bold = re.fullmatch(r"\s*(\*\*|__)(.+?)(\*\*|__)\s*", line)
+            if bold and not buf:
+                level, num = stack[-1]
+                stack[-1] = (level, f"{num.rstrip('.)')}. {_clean_heading(bold.group(2))}")
+                continue
         if setext is False and re.fullmatch(r"\s*(=+|-+)\s*", line) and i > 0 and not buf:
             continue  # underline of a setext heading already consumed
         if not line.strip():
@@ -181,7 +190,8 @@ def parse_plain_text(text: str, title: str) -> list[Block]:
         elif _NUMBERED_TITLE.match(line) and len(line.strip()) <= 100:
             markers.append((i, line.strip().rstrip(".:"), i + 1))
 
-    paragraphs = _paragraphs(lines)  # (start, end_exclusive, text)
+    heading_lines = {j for m in markers for j in range(m[0], m[2])}
+    paragraphs = _paragraphs(lines, heading_lines)  # (start, end_exclusive, text)
     if not markers:
         return [Block(t, (title,), f"L{s + 1}-{e}", s + 1, e) for s, e, t in paragraphs]
 
@@ -196,12 +206,11 @@ def parse_plain_text(text: str, title: str) -> list[Block]:
     )
 
     blocks: list[Block] = []
-    marker_lines = {m[0] for m in markers} | {j for m in markers for j in range(m[0], m[2])}
     if title_after:
         # description paragraphs between the previous title and this marker belong to this marker
         prev_end = 0
         for idx, (mline, heading, after) in enumerate(markers):
-            seg = [(s, e, t) for s, e, t in paragraphs if s >= prev_end and e <= mline and s not in marker_lines]
+            seg = [(s, e, t) for s, e, t in paragraphs if s >= prev_end and e <= mline and s not in heading_lines]
             # the text right before the first marker may start with a preamble; only
             # the paragraph touching the marker is the description
             if idx == 0 and seg:
@@ -210,41 +219,34 @@ def parse_plain_text(text: str, title: str) -> list[Block]:
             # a section's citation anchor spans its description and its title line
             blocks += [Block(t, (title, heading), f"L{s + 1}-{after}", s + 1, after) for s, e, t in seg]
             prev_end = after
-        tail = [(s, e, t) for s, e, t in paragraphs if s >= prev_end]
+        tail = [(s, e, t) for s, e, t in paragraphs if s >= prev_end and s not in heading_lines]
         blocks += [Block(t, (title,), f"L{s + 1}-{e}", s + 1, e) for s, e, t in tail]
         return blocks
 
     bounds = [m[0] for m in markers] + [len(lines)]
-    pre = [(s, e, t) for s, e, t in paragraphs if e <= bounds[0]]
+    pre = [(s, e, t) for s, e, t in paragraphs if e <= bounds[0] and s not in heading_lines]
     blocks += [Block(t, (title,), f"L{s + 1}-{e}", s + 1, e) for s, e, t in pre]
     for (mline, heading, after), stop in zip(markers, bounds[1:]):
-        seg = [(s, e, t) for s, e, t in paragraphs if s >= after and e <= stop]
+        seg = [(s, e, t) for s, e, t in paragraphs if s >= after and e <= stop and s not in heading_lines]
         blocks += [Block(t, (title, heading), f"L{s + 1}-{e}", s + 1, e) for s, e, t in seg]
     return blocks
 
 
-def _paragraphs(lines: list[str]) -> list[tuple[int, int, str]]:
-    out, start = [], None
+def _paragraphs(lines: list[str], heading_lines: set[int]) -> list[tuple[int, int, str]]:
+    """Blank-line separated paragraphs; heading lines (title markers and the short
+    title line after them) always stand alone, even without blank lines around them."""
+    out: list[tuple[int, int, str]] = []
+    start = None
     for i, line in enumerate(lines + [""]):
-        if line.strip():
-            if start is None:
-                start = i
-        elif start is not None:
+        boundary = not line.strip() or i in heading_lines
+        if boundary and start is not None:
             out.append((start, i, "\n".join(lines[start:i]).strip()))
             start = None
-    # a paragraph that contains a marker line is split around it
-    split: list[tuple[int, int, str]] = []
-    for s, e, _ in out:
-        cur = s
-        for j in range(s, e):
-            if _MARKER.match(lines[j]) or (_NUMBERED_TITLE.match(lines[j]) and len(lines[j].strip()) <= 100):
-                if j > cur:
-                    split.append((cur, j, "\n".join(lines[cur:j]).strip()))
-                split.append((j, j + 1, lines[j].strip()))
-                cur = j + 1
-        if cur < e:
-            split.append((cur, e, "\n".join(lines[cur:e]).strip()))
-    return split
+        if i in heading_lines:
+            out.append((i, i + 1, lines[i].strip()))
+        elif not boundary and start is None:
+            start = i
+    return out
 
 
 def load_text(path: Path) -> LoadedDoc:

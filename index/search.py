@@ -1,0 +1,165 @@
+"""Hybrid search: BM25 and dense (FAISS) candidates fused by reciprocal rank fusion,
+with an optional rerank hook (e.g. a sentence-transformers CrossEncoder online)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+
+from index.bm25 import BM25
+from index.builder import read_manifest
+from index.chunking import Chunk
+from index.dense import DenseIndex
+
+
+class IndexNotFound(FileNotFoundError):
+    """No built index at the given directory."""
+
+
+@dataclass
+class Hit:
+    text: str
+    source: str
+    section: str
+    anchor: str
+    score: float  # fused RRF score (or the reranker's), higher is better
+    dense_score: float | None = None  # cosine similarity of the chunk to the query
+    bm25_score: float | None = None
+    title: str = ""
+    headings: list[str] = field(default_factory=list)
+    chunk_id: str = ""
+
+    def to_json(self) -> dict:
+        """The public JSON shape of a hit (CLI --json, API)."""
+        return {"text": self.text, "source": self.source, "section": self.section, "anchor": self.anchor,
+                "score": round(self.score, 6)}
+
+
+Reranker = Callable[[str, list[Hit]], list[Hit]]
+
+
+class CrossEncoderReranker:
+    """Rerank with a sentence-transformers CrossEncoder (needs its weights: online, or a
+    local path). No packaged cross-encoder exists offline, so this is opt-in."""
+
+    def __init__(self, model_id: str) -> None:
+        from sentence_transformers import CrossEncoder
+
+        self.model = CrossEncoder(model_id)
+
+    def __call__(self, query: str, hits: list[Hit]) -> list[Hit]:
+        if not hits:
+            return hits
+        scores = self.model.predict([(query, f"{h.section}\n{h.text}") for h in hits])
+        for h, s in zip(hits, scores):
+            h.score = float(s)
+        return sorted(hits, key=lambda h: -h.score)
+
+
+class HybridIndex:
+    def __init__(self, index_dir: Path, manifest: dict, chunks: list[Chunk], bm25: BM25, dense: DenseIndex,
+                 embedder=None, rrf_k: int = 60, reranker: Reranker | None = None) -> None:
+        self.index_dir = index_dir
+        self.manifest = manifest
+        self.chunks = chunks
+        self.bm25 = bm25
+        self.dense = dense
+        self.rrf_k = rrf_k
+        self.reranker = reranker
+        self._embedder = embedder
+        self._vectors = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, index_dir: str | Path, embedder=None, rrf_k: int = 60, use_gpu: bool = True,
+             reranker: Reranker | None = None) -> "HybridIndex":
+        index_dir = Path(index_dir)
+        manifest = read_manifest(index_dir)
+        if manifest is None:
+            raise IndexNotFound(f"no index at {index_dir}: run `python -m tutor index build` first")
+        with open(index_dir / "chunks.jsonl", encoding="utf-8") as f:
+            chunks = [Chunk(**json.loads(line)) for line in f if line.strip()]
+        dense = DenseIndex.load(index_dir / "dense.faiss")
+        if use_gpu:
+            dense.to_gpu()
+        if embedder is not None and embedder.name != manifest["embedder"]:
+            raise ValueError(f"index was built with '{manifest['embedder']}', not '{embedder.name}'")
+        return cls(index_dir, manifest, chunks, BM25.load(index_dir), dense, embedder, rrf_k, reranker)
+
+    @property
+    def embedder(self):
+        with self._lock:  # first query loads the model once, also under concurrent requests
+            if self._embedder is None:
+                from index.embeddings import make_embedder
+
+                self._embedder = make_embedder(self.manifest["embedder"])
+            return self._embedder
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def embed_query(self, query: str) -> np.ndarray:
+        return self.embedder.encode([query], is_query=True)[0]
+
+    def search(self, query: str, k: int = 5, mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
+               candidates: int | None = None, source_prefix: str | None = None,
+               query_vector: np.ndarray | None = None) -> list[Hit]:
+        """Top-k chunks for `query`. `source_prefix` keeps only chunks whose source starts
+        with it (e.g. "corpus/course/homework")."""
+        query = (query or "").strip()
+        if not query or not self.chunks:
+            return []
+        n_cand = candidates or max(50, 4 * k)
+        if source_prefix:
+            n_cand = max(n_cand, 400)
+        dense_rank: dict[int, tuple[int, float]] = {}
+        bm25_rank: dict[int, tuple[int, float]] = {}
+        qv = None
+        if mode in ("hybrid", "dense"):
+            qv = query_vector if query_vector is not None else self.embed_query(query)
+            scores, ids = self.dense.search(qv, n_cand)
+            r = 0
+            for i, s in zip(ids[0], scores[0]):
+                if i < 0 or (source_prefix and not self.chunks[i].source.startswith(source_prefix)):
+                    continue
+                dense_rank[int(i)] = (r, float(s))
+                r += 1
+        if mode in ("hybrid", "bm25"):
+            r = 0
+            for i, s in self.bm25.top(query, n_cand):
+                if source_prefix and not self.chunks[i].source.startswith(source_prefix):
+                    continue
+                bm25_rank[i] = (r, s)
+                r += 1
+        fused: dict[int, float] = {}
+        for ranks in (dense_rank, bm25_rank):
+            for i, (r, _) in ranks.items():
+                fused[i] = fused.get(i, 0.0) + 1.0 / (self.rrf_k + r + 1)
+        order = sorted(fused, key=lambda i: (-fused[i], i))
+        hits = []
+        for i in order[: (n_cand if self.reranker else k)]:
+            c = self.chunks[i]
+            ds = dense_rank.get(i, (None, None))[1]
+            if ds is None and qv is not None:
+                # outside the dense candidate list: compute its cosine for thresholding
+                ds = float(self.dense_vector(i) @ qv)
+            hits.append(Hit(text=c.text, source=c.source, section=c.section, anchor=c.anchor, score=fused[i],
+                            dense_score=ds, bm25_score=bm25_rank.get(i, (None, None))[1], title=c.title,
+                            headings=list(c.headings), chunk_id=c.id))
+        if self.reranker:
+            hits = self.reranker(query, hits)[:k]
+        return hits
+
+    def dense_vector(self, i: int) -> np.ndarray:
+        """Stored vector of chunk i (memory-mapped from vectors.npy, or from the FAISS index)."""
+        if self._vectors is None:
+            path = self.index_dir / "vectors.npy"
+            self._vectors = np.load(path, mmap_mode="r") if path.exists() else False
+        if self._vectors is False:
+            return self.dense.index.reconstruct(int(i))
+        return np.asarray(self._vectors[i])
