@@ -79,6 +79,18 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(512, ge=16, le=32768, description="Maximum tokens per answer.")
     llm_threads: int = Field(2, ge=1, le=256, description="CPU threads for local GGUF inference.")
 
+    # ---- agent -------------------------------------------------------------------------
+    max_message_chars: int = Field(8000, ge=100, le=1_000_000, description="Longest chat message accepted.")
+    default_preset: Literal["smoke", "quick", "full"] = Field(
+        "quick", description="Preset used when a request names none."
+    )
+    confirm_above_s: float = Field(
+        60.0, ge=0, description="Ask the student to confirm runs estimated to take longer than this (seconds)."
+    )
+    chat_wait_for_job_s: float = Field(
+        900.0, ge=0, description="How long a chat turn follows a job's progress before leaving it running."
+    )
+
     # ---- service -------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Bind address of `make run`.")
     port: int = Field(8000, ge=1, le=65535, description="Port of the API + UI.")

@@ -1,0 +1,1 @@
+"""The tutor agent: routing, grounded answers, experiment requests (graph, state, tools, prompts)."""

@@ -1,0 +1,69 @@
+"""Backend selection and capabilities.
+
+The agent adapts to what a model can do: a 135M model on a laptop answers
+extractively and never picks tools; a 7B+ instruct model behind an OpenAI-compatible
+server writes grounded answers and may use tool calling.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from langchain_core.language_models import BaseChatModel
+
+from tutor.settings import Settings, get_settings
+
+
+class LLMUnavailable(RuntimeError):
+    """The configured chat model cannot be loaded or reached."""
+
+
+@dataclass(frozen=True)
+class LLMCapabilities:
+    name: str
+    tool_calling: bool = False  # reliable native tool calls
+    json_schema: bool = False  # structured output that follows a JSON schema
+    languages: tuple[str, ...] = ("en",)
+    context_size: int = 2048
+    generative_answers: bool = False  # good enough to write free-form grounded answers
+    streaming: bool = True
+    extra: dict = field(default_factory=dict)
+
+    def speaks(self, lang: str) -> bool:
+        return lang in self.languages
+
+
+_cache: dict[tuple, tuple[BaseChatModel, LLMCapabilities]] = {}
+_lock = threading.Lock()
+
+
+def get_llm(settings: Settings | None = None, backend: str | None = None, model: str | None = None
+            ) -> tuple[BaseChatModel | None, LLMCapabilities]:
+    """(chat model, capabilities) for the configured backend; cached per process.
+    backend 'none' gives (None, caps) and the agent answers purely extractively."""
+    st = settings or get_settings()
+    backend = backend or st.llm_backend
+    model = model or st.llm_model
+    key = (backend, model, st.llm_base_url)
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+        if backend == "none":
+            out = (None, LLMCapabilities(name="none", streaming=False, languages=("ru", "en")))
+        elif backend == "llamacpp":
+            from tutor.llm.llamacpp import make_llamacpp
+
+            out = make_llamacpp(st, model)
+        elif backend == "openai":
+            from tutor.llm.openai import make_openai
+
+            out = make_openai(st, model)
+        elif backend == "hf":
+            from tutor.llm.hf import make_hf
+
+            out = make_hf(st, model)
+        else:
+            raise LLMUnavailable(f"unknown LLM backend '{backend}'")
+        _cache[key] = out
+        return out
