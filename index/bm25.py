@@ -47,10 +47,17 @@ def _stemmers():
         return ru.stemWord, en.stemWord
 
 
+# Ordinal words ("второе задание", "third lesson") meet the digits used in headings ("Задание 2")
+_ORDINALS = {"перв": "1", "втор": "2", "трет": "3", "четверт": "4", "пят": "5", "шест": "6", "седьм": "7",
+             "восьм": "8", "девят": "9", "десят": "10", "first": "1", "second": "2", "third": "3", "fourth": "4",
+             "fifth": "5", "sixth": "6", "seventh": "7", "eighth": "8", "ninth": "9", "tenth": "10"}
+
+
 @lru_cache(maxsize=200_000)
 def _stem(tok: str) -> str:
     ru, en = _stemmers()
-    return ru(tok) if _CYR.search(tok) else en(tok)
+    stem = ru(tok) if _CYR.search(tok) else en(tok)
+    return _ORDINALS.get(stem, stem)
 
 
 def tokenize(text: str) -> list[str]:
@@ -100,7 +107,9 @@ class BM25:
         return cls(matrix, vocab, k1, b)
 
     def scores(self, query: str) -> np.ndarray:
-        cols = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
+        from index.glossary import expand_query
+
+        cols = [self.vocab[t] for t in tokenize(expand_query(query)) if t in self.vocab]
         if not cols:
             return np.zeros(self.matrix.shape[0], dtype=np.float32)
         # repeated query terms count once per occurrence, as in classic BM25

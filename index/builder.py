@@ -35,7 +35,7 @@ from index.loaders import SUFFIXES, LoadError, UnsupportedFile, load_file
 MANIFEST_VERSION = 1
 # Bump when loaders or chunking change how files are split: every file is then re-chunked
 # (vectors of unchanged chunk texts still come from the embedding cache).
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4
 
 
 class BuildError(RuntimeError):

@@ -118,7 +118,8 @@ def cmd_search(a) -> int:
         return 2
     queries = [line.strip() for line in sys.stdin if line.strip()] if a.query == ["-"] else [" ".join(a.query)]
     try:
-        idx = HybridIndex.load(a.index_dir or st.index_dir, rrf_k=st.rrf_k, use_gpu=st.use_gpu_index)
+        idx = HybridIndex.load(a.index_dir or st.index_dir, rrf_k=st.rrf_k, use_gpu=st.use_gpu_index,
+                                    dense_weight=st.dense_weight)
     except IndexNotFound as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -63,21 +63,22 @@ class CrossEncoderReranker:
 
 class HybridIndex:
     def __init__(self, index_dir: Path, manifest: dict, chunks: list[Chunk], bm25: BM25, dense: DenseIndex,
-                 embedder=None, rrf_k: int = 60, reranker: Reranker | None = None) -> None:
+                 embedder=None, rrf_k: int = 20, reranker: Reranker | None = None, dense_weight: float = 0.3) -> None:
         self.index_dir = index_dir
         self.manifest = manifest
         self.chunks = chunks
         self.bm25 = bm25
         self.dense = dense
         self.rrf_k = rrf_k
+        self.dense_weight = dense_weight
         self.reranker = reranker
         self._embedder = embedder
         self._vectors = None
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, index_dir: str | Path, embedder=None, rrf_k: int = 60, use_gpu: bool = True,
-             reranker: Reranker | None = None) -> "HybridIndex":
+    def load(cls, index_dir: str | Path, embedder=None, rrf_k: int = 20, use_gpu: bool = True,
+             reranker: Reranker | None = None, dense_weight: float = 0.3) -> "HybridIndex":
         index_dir = Path(index_dir)
         manifest = read_manifest(index_dir)
         if manifest is None:
@@ -89,7 +90,7 @@ class HybridIndex:
             dense.to_gpu()
         if embedder is not None and embedder.name != manifest["embedder"]:
             raise ValueError(f"index was built with '{manifest['embedder']}', not '{embedder.name}'")
-        return cls(index_dir, manifest, chunks, BM25.load(index_dir), dense, embedder, rrf_k, reranker)
+        return cls(index_dir, manifest, chunks, BM25.load(index_dir), dense, embedder, rrf_k, reranker, dense_weight)
 
     @property
     def embedder(self):
@@ -136,10 +137,12 @@ class HybridIndex:
                     continue
                 bm25_rank[i] = (r, s)
                 r += 1
+        # weighted reciprocal rank fusion: the packaged multilingual encoder is weaker than
+        # BM25 with stemming on Russian course text (tests/evals), so its votes count less
         fused: dict[int, float] = {}
-        for ranks in (dense_rank, bm25_rank):
+        for ranks, w in ((dense_rank, self.dense_weight), (bm25_rank, 1.0)):
             for i, (r, _) in ranks.items():
-                fused[i] = fused.get(i, 0.0) + 1.0 / (self.rrf_k + r + 1)
+                fused[i] = fused.get(i, 0.0) + w / (self.rrf_k + r + 1)
         order = sorted(fused, key=lambda i: (-fused[i], i))
         hits = []
         for i in order[: (n_cand if self.reranker else k)]:

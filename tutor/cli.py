@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "tutor.agent.cli",
     "tutor.api.cli",
     "tutor.bots.cli",
+    "tutor.ui.cli",
 ]
 
 

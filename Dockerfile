@@ -1,0 +1,17 @@
+# The tutor: API + UI (and, with another command, a bot or a Ray worker).
+FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 TUTOR_DATA_DIR=/data TUTOR_HOST=0.0.0.0 \
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential curl \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY requirements.lock requirements-nodeps.txt ./
+RUN pip install --no-cache-dir -r requirements.lock \
+    && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt
+COPY . .
+# the default corpus index is built into the image; a mounted /data keeps jobs and threads
+RUN python -m tutor index build --index-dir /app/prebuilt-index --quiet
+ENV TUTOR_INDEX_DIR=/app/prebuilt-index
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s CMD curl -fsS http://localhost:8000/healthz || exit 1
+CMD ["python", "-m", "tutor", "serve"]

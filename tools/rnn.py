@@ -1,0 +1,300 @@
+"""Recurrent networks: LSTM / GRU (lectures: «RNN, LSTM, GRU» 11_rnn.md and «Временные ряды» 18_time_series.md).
+
+task="text": topic classification of course passages (tools/textdata.py): embedding
+(random, or frozen Russian navec vectors) → (bi)LSTM/GRU → mean over time → linear.
+    metric test_accuracy.
+task="forecast": one-step-ahead forecasting of a monthly series (statsmodels CO2 Mauna
+Loa by default, or sunspots) from a sliding window, chronological split, normalisation
+fitted on the training part only. The network predicts the change from the last observed
+value; it is compared with the seasonal-naive baseline (the value one season ago).
+    metrics rmse and baseline_rmse in the series' units.
+Module METRIC is the text task's key; TASK_METRICS maps task → key.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from tools.common import (Log, MissingDataError, Progress, RunDir, Started, ToolConfig, finish, null_emit, pick_device,
+                          plot_history, plt_figure, seed_everything)
+
+METRIC = "test_accuracy"
+TASK_METRICS = {"text": "test_accuracy", "forecast": "rmse"}
+SEASON = {"co2": 12, "sunspots": 11}  # co2: monthly, yearly cycle; sunspots: yearly data, ~11-year cycle
+
+
+class Config(ToolConfig):
+    task: Literal["text", "forecast"] = Field("text", description="text: topic classification; forecast: time series.")
+    dataset: Literal["course", "folder", "co2", "sunspots"] = Field(
+        "course", description="text: course (our lecture notes) or folder; forecast: co2 or sunspots.")
+    data_path: str | None = Field(None, max_length=1000, description="Folder for dataset=folder.")
+    cell: Literal["lstm", "gru", "rnn"] = Field("lstm", description="Recurrent cell.")
+    hidden: int = Field(64, ge=4, le=2048, description="Hidden state size.")
+    layers: int = Field(1, ge=1, le=6, description="Stacked recurrent layers.")
+    bidirectional: bool = Field(True, description="Read sequences in both directions (text task).")
+    dropout: float = Field(0.3, ge=0.0, le=0.9, description="Dropout before the output layer.")
+    embeddings: Literal["random", "navec"] = Field("random", description="Word vectors: trained from scratch or frozen navec.")
+    embed_dim: int = Field(64, ge=8, le=1024, description="Embedding size for random embeddings.")
+    max_len: int = Field(48, ge=4, le=2048, description="Tokens per passage (text task).")
+    window: int = Field(24, ge=2, le=1000, description="Past steps the forecaster sees.")
+    epochs: int = Field(12, ge=1, le=1000, description="Passes over the training data.")
+    lr: float = Field(3e-3, gt=0, le=1.0, description="Adam learning rate.")
+    batch_size: int = Field(32, ge=2, le=8192, description="Sequences per step.")
+
+
+PRESETS = {
+    "smoke": {"epochs": 1, "hidden": 16, "embed_dim": 16},
+    "quick": {},
+    "full": {"epochs": 40, "hidden": 256, "layers": 2, "embed_dim": 128, "batch_size": 64},
+}
+
+
+def build_rnn(cell: str, inp: int, hidden: int, layers: int, bidirectional: bool):
+    import torch.nn as nn
+
+    cls = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[cell]
+    return cls(inp, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional)
+
+
+def build_text_model(cfg: Config, vocab_size: int, n_classes: int, emb_matrix=None):
+    import torch
+    import torch.nn as nn
+
+    class TextRNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            if emb_matrix is not None:
+                self.emb = nn.Embedding.from_pretrained(torch.from_numpy(emb_matrix), freeze=True, padding_idx=0)
+            else:
+                self.emb = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0)
+            self.rnn = build_rnn(cfg.cell, self.emb.embedding_dim, cfg.hidden, cfg.layers, cfg.bidirectional)
+            self.drop = nn.Dropout(cfg.dropout)
+            self.out = nn.Linear(cfg.hidden * (2 if cfg.bidirectional else 1), n_classes)
+
+        def forward(self, ids):  # ids (B, T)
+            mask = (ids != 0).float().unsqueeze(-1)  # (B, T, 1): ignore padding in the mean
+            h, _ = self.rnn(self.emb(ids))  # (B, T, H*dirs)
+            pooled = (h * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, H*dirs)
+            return self.out(self.drop(pooled))
+
+    return TextRNN()
+
+
+def build_forecaster(cfg: Config):
+    import torch.nn as nn
+
+    class Forecaster(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = build_rnn(cfg.cell, 1, cfg.hidden, cfg.layers, False)
+            self.out = nn.Linear(cfg.hidden, 1)
+
+        def forward(self, x):  # x (B, window, 1)
+            h, _ = self.rnn(x)
+            return self.out(h[:, -1]).squeeze(-1)  # last time step -> (B,)
+
+    return Forecaster()
+
+
+def load_series(name: str) -> np.ndarray:
+    try:
+        import statsmodels.api as sm
+    except ImportError as e:
+        raise MissingDataError("forecasting needs `pip install statsmodels` (it ships the co2 and sunspots series)") from e
+    if name == "co2":
+        df = sm.datasets.co2.load_pandas().data
+        s = df["co2"].resample("MS").mean().interpolate()  # weekly with gaps -> monthly, filled
+        return s.to_numpy(dtype=np.float64)
+    if name == "sunspots":
+        return sm.datasets.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(dtype=np.float64)
+    raise MissingDataError(f"unknown series '{name}'; use co2 or sunspots")
+
+
+def seasonal_naive(series: np.ndarray, start: int, season: int) -> np.ndarray:
+    """Forecast for t in [start, len): the value observed `season` steps earlier."""
+    return series[start - season: len(series) - season]
+
+
+def run(cfg: Config, emit=null_emit, out_dir: str | Path | None = None):
+    t0 = time.perf_counter()
+    seed_everything(cfg.seed)
+    device = pick_device(cfg.device)
+    rd = RunDir(out_dir, "rnn", emit)
+    emit(Started(tool="rnn", config=cfg.model_dump(), device=str(device), total_steps=cfg.epochs))
+    if cfg.task == "text":
+        return _run_text(cfg, emit, rd, device, t0)
+    return _run_forecast(cfg, emit, rd, device, t0)
+
+
+def _batches(n, bs, gen, device):
+    import torch
+
+    order = torch.randperm(n, generator=gen).to(device)
+    for i in range(0, n, bs):
+        yield order[i:i + bs]
+
+
+def _run_text(cfg, emit, rd, device, t0):
+    import torch
+    import torch.nn.functional as F
+
+    from tools.textdata import Vocab, load_text_dataset, navec_matrix
+
+    if cfg.dataset not in ("course", "folder"):
+        raise MissingDataError(f"task=text uses dataset=course or folder, not {cfg.dataset}")
+    data = load_text_dataset(cfg.dataset, seed=cfg.seed, data_path=cfg.data_path)
+    vocab = Vocab([t for t, _ in data.train])
+    emb = navec_matrix(vocab) if cfg.embeddings == "navec" else None
+    emit(Log(message=f"{len(data.train)}/{len(data.val)}/{len(data.test)} passages, {len(data.classes)} topics, "
+                     f"vocabulary {len(vocab)}"))
+
+    def tensors(rows):
+        x = torch.tensor([vocab.encode(t, cfg.max_len) for t, _ in rows], dtype=torch.long, device=device)
+        return x, torch.tensor([y for _, y in rows], dtype=torch.long, device=device)
+
+    (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = tensors(data.train), tensors(data.val), tensors(data.test)
+    model = build_text_model(cfg, len(vocab), len(data.classes), emb).to(device)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+
+    def accuracy(x, y):
+        model.eval()
+        with torch.no_grad():
+            out = model(x)
+        return float((out.argmax(1) == y).float().mean()), float(F.cross_entropy(out, y)), out.argmax(1)
+
+    history = []
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        tot = 0.0
+        for idx in _batches(len(x_tr), cfg.batch_size, gen, device):
+            loss = F.cross_entropy(model(x_tr[idx]), y_tr[idx])
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # RNNs: guard against exploding gradients
+            opt.step()
+            tot += float(loss) * len(idx)
+        va, vl, _ = accuracy(x_va, y_va)
+        m = {"epoch": float(epoch), "train_loss": tot / len(x_tr), "val_loss": vl, "val_accuracy": va}
+        history.append(m)
+        emit(Progress(step=epoch, total=cfg.epochs, unit="epoch", metrics={k: v for k, v in m.items() if k != "epoch"}))
+    acc, loss, pred = accuracy(x_te, y_te)
+    k = len(data.classes)
+    cm = np.zeros((k, k), int)
+    for t, p in zip(y_te.cpu().numpy(), pred.cpu().numpy()):
+        cm[t, p] += 1
+    fig, ax = plt_figure(figsize=(4.5, 4))
+    ax.imshow(cm, cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, cm[i, j], ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(k), data.classes, rotation=45)
+    ax.set_yticks(range(k), data.classes)
+    ax.set_title(f"test accuracy {acc:.3f}")
+    rd.save_figure("confusion_matrix.png", fig)
+    rd.save_figure("learning_curves.png", plot_history(history, {"loss": ["train_loss", "val_loss"], "accuracy": ["val_accuracy"]}))
+    rd.save_checkpoint("model.pt", {"state_dict": model.state_dict(), "config": cfg.model_dump(), "classes": data.classes,
+                                    "itos": vocab.itos, "navec": emb is not None})
+    return finish("rnn", cfg, emit, rd, {"test_accuracy": acc, "test_loss": loss}, history, device, t0)
+
+
+def _run_forecast(cfg, emit, rd, device, t0):
+    import torch
+    import torch.nn.functional as F
+
+    name = cfg.dataset if cfg.dataset in SEASON else "co2"
+    series = load_series(name)
+    season = SEASON[name]
+    split = int(len(series) * 0.8)
+    mu, sd = series[:split].mean(), series[:split].std()  # fitted on the training part only
+    z = (series - mu) / sd
+    w = cfg.window
+    idx = np.arange(w, len(series))
+    x = np.stack([z[i - w:i] for i in idx])[:, :, None].astype(np.float32)  # (N, window, 1)
+    y = (z[idx] - z[idx - 1]).astype(np.float32)  # target: change from the last observed value
+    train = idx < split
+    x_tr, y_tr = torch.from_numpy(x[train]).to(device), torch.from_numpy(y[train]).to(device)
+    x_te = torch.from_numpy(x[~train]).to(device)
+    model = build_forecaster(cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    history = []
+    n_val = max(1, int(0.1 * len(x_tr)))  # the last 10% of the training period validates
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        tot = 0.0
+        for b in _batches(len(x_tr) - n_val, cfg.batch_size, gen, device):
+            loss = F.mse_loss(model(x_tr[b]), y_tr[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += float(loss) * len(b)
+        model.eval()
+        with torch.no_grad():
+            vl = float(F.mse_loss(model(x_tr[-n_val:]), y_tr[-n_val:]))
+        m = {"epoch": float(epoch), "train_loss": tot / (len(x_tr) - n_val), "val_loss": vl}
+        history.append(m)
+        emit(Progress(step=epoch, total=cfg.epochs, unit="epoch", metrics={k: v for k, v in m.items() if k != "epoch"}))
+    model.eval()
+    with torch.no_grad():
+        delta = model(x_te).cpu().numpy()
+    test_idx = idx[~train]
+    pred = (z[test_idx - 1] + delta) * sd + mu
+    truth = series[test_idx]
+    base = seasonal_naive(series, int(test_idx[0]), season)
+    rmse = float(np.sqrt(np.mean((pred - truth) ** 2)))
+    baseline = float(np.sqrt(np.mean((base - truth) ** 2)))
+    metrics = {"rmse": rmse, "baseline_rmse": baseline, "mae": float(np.mean(np.abs(pred - truth)))}
+    fig, ax = plt_figure(figsize=(9, 3.5))
+    ax.plot(np.arange(len(series)), series, color="grey", lw=0.8, label="series")
+    ax.plot(test_idx, pred, color="tab:red", lw=1, label=f"{cfg.cell.upper()} (RMSE {rmse:.3g})")
+    ax.plot(test_idx, base, color="tab:blue", lw=1, ls="--", label=f"seasonal naive (RMSE {baseline:.3g})")
+    ax.axvline(split, color="k", ls=":")
+    ax.set_xlim(max(0, split - 3 * season * 4), len(series))
+    ax.legend()
+    ax.set_title(f"{name}: one-step-ahead forecast on the test period")
+    rd.save_figure("forecast.png", fig)
+    rd.save_figure("learning_curves.png", plot_history(history, {"loss": ["train_loss", "val_loss"]}))
+    rd.save_checkpoint("model.pt", {"state_dict": model.state_dict(), "config": cfg.model_dump(), "mu": mu, "sd": sd,
+                                    "series": name})
+    return finish("rnn", cfg, emit, rd, metrics, history, device, t0)
+
+
+def infer(checkpoint: str | Path, inputs, out_dir: str | Path | None = None) -> dict:
+    """text task: {"text"} or str -> {"label", "probs"}; forecast: {"steps": n} -> next n values."""
+    import torch
+
+    from tools.textdata import Vocab
+
+    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    cfg = Config(**ck["config"])
+    if cfg.task == "text":
+        text = inputs if isinstance(inputs, str) else (inputs or {}).get("text", "")
+        vocab = Vocab([])
+        vocab.itos = ck["itos"]
+        vocab.stoi = {w: i for i, w in enumerate(vocab.itos)}
+        emb = np.zeros((len(vocab.itos), 300), np.float32) if ck["navec"] else None
+        model = build_text_model(cfg, len(vocab.itos), len(ck["classes"]), emb)
+        model.load_state_dict(ck["state_dict"])
+        with torch.no_grad():
+            p = torch.softmax(model.eval()(torch.tensor([vocab.encode(text, cfg.max_len)])), 1)[0]
+        k = int(p.argmax())
+        return {"label": ck["classes"][k], "probs": {c: float(v) for c, v in zip(ck["classes"], p)}}
+    steps = int((inputs or {}).get("steps", 12)) if isinstance(inputs, dict) else 12
+    series = load_series(ck["series"])
+    model = build_forecaster(cfg)
+    model.load_state_dict(ck["state_dict"])
+    z = list((series - ck["mu"]) / ck["sd"])
+    out = []
+    with torch.no_grad():
+        for _ in range(steps):  # recursive multi-step: feed each forecast back in
+            x = torch.tensor(z[-cfg.window:], dtype=torch.float32)[None, :, None]
+            nxt = z[-1] + float(model.eval()(x))
+            z.append(nxt)
+            out.append(nxt * ck["sd"] + ck["mu"])
+    return {"forecast": out, "series": ck["series"]}

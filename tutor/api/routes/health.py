@@ -1,0 +1,69 @@
+"""GET /healthz (process alive), /readyz (index, database, LLM), /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from tutor.api import metrics
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness")
+async def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: index loaded, database reachable, LLM loadable")
+async def readyz(request: Request):
+    st = request.app.state
+    checks: dict[str, dict] = {}
+
+    def index_check():
+        idx = st.tutor.index
+        return {"ok": True, "chunks": len(idx), "embedder": idx.manifest.get("embedder")}
+
+    def db_check():
+        from sqlalchemy import text
+
+        with st.engine.connect() as c:
+            c.execute(text("SELECT 1"))
+        return {"ok": True}
+
+    def llm_check():
+        chat, caps = st.tutor.llm
+        return {"ok": True, "backend": caps.name, "generative": caps.generative_answers}
+
+    for name, fn in (("index", index_check), ("database", db_check), ("llm", llm_check)):
+        try:
+            checks[name] = await asyncio.to_thread(fn)
+        except Exception as e:
+            checks[name] = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    ok = all(c["ok"] for c in checks.values())
+    return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def prometheus(request: Request):
+    try:
+        counts = await asyncio.to_thread(request.app.state.jobs.counts)
+    except Exception:
+        counts = {}
+    return Response(metrics.render(counts), media_type="text/plain; version=0.0.4")
+
+
+@router.get("/v1/feedback", tags=["ui"], summary="Thumbs up/down given in the chat UI (admin keys)")
+async def feedback(request: Request):
+    from tutor.api.deps import get_principal
+    from tutor.api.errors import APIError
+
+    principal = get_principal(request, request.headers.get("authorization"))
+    if not principal.is_admin:
+        raise APIError(403, "forbidden", "feedback is visible to admin keys only")
+    from tutor.ui.store import UserStore
+
+    rows = await asyncio.to_thread(UserStore(request.app.state.engine).feedback)
+    return {"items": rows}

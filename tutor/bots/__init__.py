@@ -1,0 +1,1 @@
+"""Course bots (Telegram, Discord): thin clients of the tutor's HTTP API."""

@@ -1,0 +1,1 @@
+"""Persistent experiment queue: worker processes (or Ray tasks), live events, quotas."""

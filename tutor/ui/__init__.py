@@ -1,0 +1,1 @@
+"""Chainlit chat UI: an adapter over the same TutorService as the API."""

@@ -1,0 +1,55 @@
+"""Mount the Chainlit UI into the FastAPI app at / (API stays under /v1, one port)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+
+
+def prepare_app_root(settings) -> Path:
+    """Chainlit reads .chainlit/config.toml under its app root and writes uploads to
+    .files there: both live in the data dir, the config copied from tutor/ui/config.toml."""
+    root = Path(settings.data_dir).resolve() / "ui"
+    (root / ".chainlit").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(HERE / "config.toml", root / ".chainlit" / "config.toml")
+    (root / "chainlit.md").write_text(
+        "# Tutor\n\nПомощник курса по глубокому обучению: ответы по материалам курса со ссылками и настоящие "
+        "эксперименты на PyTorch. Наберите /help.\n", encoding="utf-8")
+    return root
+
+
+def ensure_first_user(settings) -> None:
+    """With no UI account yet, create 'admin' with a random password and print it once."""
+    from tutor.ui import runtime
+
+    store = runtime.users()
+    if store.count() == 0:
+        password = os.environ.get("TUTOR_UI_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        store.create("admin", password, role="admin")
+        print(f"tutor UI: created user 'admin' with password: {password}  "
+              "(more users: python -m tutor users create NAME)", flush=True)
+
+
+def mount_ui(app, settings) -> None:
+    root = prepare_app_root(settings)
+    os.environ["CHAINLIT_APP_ROOT"] = str(root)  # read when chainlit is first imported
+    from tutor.ui.store import auth_secret
+
+    os.environ.setdefault("CHAINLIT_AUTH_SECRET", auth_secret(settings.data_dir))
+    import chainlit.config as clconfig
+
+    if Path(clconfig.APP_ROOT).resolve() != root:
+        raise RuntimeError("chainlit was imported before the UI app root was set; mount the UI first")
+    from chainlit.utils import mount_chainlit
+
+    from tutor.ui import runtime
+
+    runtime.configure(settings, app.state)
+    mount_chainlit(app=app, target=str(HERE / "app.py"), path="")
+    ensure_first_user(settings)

@@ -1,0 +1,99 @@
+"""UI accounts (password login) and the tables of Chainlit's SQLAlchemy data layer, in the
+tutor database. Passwords are stored as salted PBKDF2-SHA256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from pathlib import Path
+
+from sqlalchemy import Column, Float, MetaData, String, Table, select, text
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+ui_users = Table(
+    "ui_users", metadata,
+    Column("username", String(128), primary_key=True),
+    Column("salt", String(64), nullable=False),
+    Column("pw_hash", String(128), nullable=False),
+    Column("role", String(16), nullable=False, default="student"),
+    Column("created_at", Float, nullable=False),
+)
+
+# Chainlit's SQLAlchemy data layer schema (its documented DDL, in portable SQL types)
+CHAINLIT_DDL = [
+    """CREATE TABLE IF NOT EXISTS users ("id" TEXT PRIMARY KEY, "identifier" TEXT NOT NULL UNIQUE,
+       "metadata" TEXT NOT NULL, "createdAt" TEXT)""",
+    """CREATE TABLE IF NOT EXISTS threads ("id" TEXT PRIMARY KEY, "createdAt" TEXT, "name" TEXT, "userId" TEXT,
+       "userIdentifier" TEXT, "tags" TEXT, "metadata" TEXT,
+       FOREIGN KEY ("userId") REFERENCES users("id") ON DELETE CASCADE)""",
+    """CREATE TABLE IF NOT EXISTS steps ("id" TEXT PRIMARY KEY, "name" TEXT NOT NULL, "type" TEXT NOT NULL,
+       "threadId" TEXT NOT NULL, "parentId" TEXT, "streaming" BOOLEAN NOT NULL, "waitForAnswer" BOOLEAN,
+       "isError" BOOLEAN, "metadata" TEXT, "tags" TEXT, "input" TEXT, "output" TEXT, "createdAt" TEXT,
+       "command" TEXT, "start" TEXT, "end" TEXT, "generation" TEXT, "showInput" TEXT, "language" TEXT,
+       "indent" INT, "defaultOpen" BOOLEAN, "modes" TEXT,
+       FOREIGN KEY ("threadId") REFERENCES threads("id") ON DELETE CASCADE)""",
+    """CREATE TABLE IF NOT EXISTS elements ("id" TEXT PRIMARY KEY, "threadId" TEXT, "type" TEXT, "url" TEXT,
+       "chainlitKey" TEXT, "name" TEXT NOT NULL, "display" TEXT, "objectKey" TEXT, "size" TEXT, "page" INT,
+       "language" TEXT, "forId" TEXT, "mime" TEXT, "props" TEXT, "autoPlay" BOOLEAN, "playerConfig" TEXT,
+       FOREIGN KEY ("threadId") REFERENCES threads("id") ON DELETE CASCADE)""",
+    """CREATE TABLE IF NOT EXISTS feedbacks ("id" TEXT PRIMARY KEY, "forId" TEXT NOT NULL, "threadId" TEXT NOT NULL,
+       "value" INT NOT NULL, "comment" TEXT,
+       FOREIGN KEY ("threadId") REFERENCES threads("id") ON DELETE CASCADE)""",
+]
+
+
+def _hash(password: str, salt: str) -> str:
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 200_000).hex()
+
+
+class UserStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        metadata.create_all(engine)
+        with engine.begin() as c:
+            for ddl in CHAINLIT_DDL:
+                c.execute(text(ddl))
+
+    def create(self, username: str, password: str, role: str = "student") -> None:
+        if not username or len(username) > 128 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
+            raise ValueError("username: 1-128 letters, digits, '.', '_' or '-'")
+        if len(password) < 8:
+            raise ValueError("password: at least 8 characters")
+        salt = secrets.token_hex(16)
+        with self.engine.begin() as c:
+            if c.execute(select(ui_users.c.username).where(ui_users.c.username == username)).first():
+                raise ValueError(f"user '{username}' already exists")
+            c.execute(ui_users.insert().values(username=username, salt=salt, pw_hash=_hash(password, salt), role=role,
+                                               created_at=time.time()))
+
+    def verify(self, username: str, password: str) -> dict | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(ui_users).where(ui_users.c.username == username)).mappings().first()
+        if row is None or not hmac.compare_digest(row["pw_hash"], _hash(password, row["salt"])):
+            return None
+        return {"username": row["username"], "role": row["role"]}
+
+    def count(self) -> int:
+        with self.engine.connect() as c:
+            return len(c.execute(select(ui_users.c.username)).all())
+
+    def feedback(self, limit: int = 200) -> list[dict]:
+        """Thumbs up/down from the UI with the rated answer, for the course staff."""
+        q = text('''SELECT f."id", f."value", f."comment", f."threadId", s."output" AS answer, t."userIdentifier" AS user
+                    FROM feedbacks f LEFT JOIN steps s ON s."id" = f."forId" LEFT JOIN threads t ON t."id" = f."threadId"
+                    ORDER BY f."id" LIMIT :limit''')
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(q, {"limit": limit}).mappings().all()]
+
+
+def auth_secret(data_dir: Path) -> str:
+    """Chainlit signs its session tokens with this; kept in the data dir so logins survive restarts."""
+    f = Path(data_dir) / "chainlit_secret"
+    if not f.exists():
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(secrets.token_urlsafe(48))
+        f.chmod(0o600)
+    return f.read_text().strip()
