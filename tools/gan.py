@@ -32,20 +32,21 @@ X_RANGE = 10.0
 class Config(ToolConfig):
     task: Literal["curve", "dcgan"] = Field("curve", description="curve: 1-D GAN on sin(x)/x − x/10; dcgan: digits.")
     dataset: Literal["mnist5k", "digits", "fashion_mnist", "mnist"] = Field("mnist5k", description="Images for dcgan.")
-    epochs: int = Field(60, ge=1, le=5000, description="Passes over the real data.")
-    lr: float = Field(1e-3, gt=0, le=1.0, description="Adam learning rate of both networks.")
-    batch_size: int = Field(256, ge=8, le=8192, description="Real (and fake) samples per step.")
-    latent_dim: int = Field(8, ge=1, le=512, description="Size of the noise vector z.")
+    epochs: int = Field(200, ge=1, le=5000, description="Passes over the real data.")
+    lr: float = Field(5e-4, gt=0, le=1.0, description="Adam learning rate of both networks.")
+    batch_size: int = Field(128, ge=8, le=8192, description="Real (and fake) samples per step.")
+    latent_dim: int = Field(2, ge=1, le=512, description="Size of the noise vector z (a curve is 1-D: small z trains best).")
     hidden: int = Field(128, ge=8, le=2048, description="Width of the MLPs (curve) / base channels ×2 (dcgan).")
     n_real: int = Field(4096, ge=256, le=1_000_000, description="Real points per epoch (curve task).")
     beta1: float = Field(0.5, ge=0.0, lt=1.0, description="Adam β1 (0.5 is the DCGAN recommendation).")
 
 
 PRESETS = {
-    "smoke": {"task": "curve", "epochs": 3, "n_real": 1024},
+    "smoke": {"task": "curve", "epochs": 3, "n_real": 1024, "batch_size": 256},
     "quick": {},
     "full": {"task": "dcgan", "dataset": "mnist", "epochs": 25, "latent_dim": 100, "hidden": 64, "lr": 2e-4,
              "batch_size": 128},
+    "dcgan": {"task": "dcgan", "epochs": 5, "latent_dim": 64, "hidden": 64, "lr": 2e-4, "batch_size": 128},
 }
 
 

@@ -148,7 +148,8 @@ def _run_text(cfg, emit, rd, device, t0):
     if cfg.dataset not in ("course", "folder"):
         raise MissingDataError(f"task=text uses dataset=course or folder, not {cfg.dataset}")
     data = load_text_dataset(cfg.dataset, seed=cfg.seed, data_path=cfg.data_path)
-    vocab = Vocab([t for t, _ in data.train])
+    # navec has vectors for whole words; trained-from-scratch embeddings learn better from stems
+    vocab = Vocab([t for t, _ in data.train], stem=cfg.embeddings != "navec")
     emb = navec_matrix(vocab) if cfg.embeddings == "navec" else None
     emit(Log(message=f"{len(data.train)}/{len(data.val)}/{len(data.test)} passages, {len(data.classes)} topics, "
                      f"vocabulary {len(vocab)}"))
@@ -275,7 +276,7 @@ def infer(checkpoint: str | Path, inputs, out_dir: str | Path | None = None) -> 
     cfg = Config(**ck["config"])
     if cfg.task == "text":
         text = inputs if isinstance(inputs, str) else (inputs or {}).get("text", "")
-        vocab = Vocab([])
+        vocab = Vocab([], stem=not ck["navec"])
         vocab.itos = ck["itos"]
         vocab.stoi = {w: i for i, w in enumerate(vocab.itos)}
         emb = np.zeros((len(vocab.itos), 300), np.float32) if ck["navec"] else None

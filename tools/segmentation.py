@@ -25,10 +25,10 @@ NAMES = ["background", *CLASSES]
 
 
 class Config(ToolConfig):
-    epochs: int = Field(6, ge=1, le=500, description="Passes over the training canvases.")
+    epochs: int = Field(4, ge=1, le=500, description="Passes over the training canvases.")
     lr: float = Field(3e-3, gt=0, le=1.0, description="AdamW learning rate (one-cycle schedule).")
     batch_size: int = Field(32, ge=2, le=4096, description="Canvases per step.")
-    n_train: int = Field(1200, ge=32, le=1_000_000, description="Generated training canvases.")
+    n_train: int = Field(800, ge=32, le=1_000_000, description="Generated training canvases.")
     n_test: int = Field(300, ge=16, le=100_000, description="Generated test canvases (another seed).")
     image_size: int = Field(48, ge=32, le=512, description="Canvas side in pixels (multiple of 8).")
     base_channels: int = Field(16, ge=4, le=256, description="Channels of the first U-Net level.")

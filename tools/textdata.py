@@ -63,7 +63,7 @@ def passages(text: str, words: int, stride: int) -> list[str]:
     return [" ".join(toks[i:i + words]) for i in range(0, len(toks) - words // 2, stride)]
 
 
-def load_text_dataset(dataset: str = "course", words: int = 30, seed: int = 0, data_path: str | None = None) -> TextData:
+def load_text_dataset(dataset: str = "course", words: int = 20, seed: int = 0, data_path: str | None = None) -> TextData:
     groups: list[tuple[list[str], str]] = []  # (passages of one section, label)
     if dataset == "course":
         root = corpus_dir()
@@ -73,7 +73,8 @@ def load_text_dataset(dataset: str = "course", words: int = 30, seed: int = 0, d
             if topic is None:
                 continue
             for sec in _sections(f.read_text(encoding="utf-8")):
-                groups.append((passages(sec, words, max(1, words // 3)), topic))
+                # non-overlapping windows: no text is shared between train and test passages
+                groups += [([p], topic) for p in passages(sec, words, words)]
     elif dataset == "folder":
         if not data_path or not Path(data_path).is_dir():
             raise MissingDataError("dataset=folder needs data_path=<folder with one sub-folder of .txt per class>")
@@ -103,13 +104,21 @@ def load_text_dataset(dataset: str = "course", words: int = 30, seed: int = 0, d
     return TextData(split["train"], split["val"], split["test"], labels)
 
 
-def tokenize(text: str) -> list[str]:
-    return _WORD.findall(text.lower().replace("ё", "е"))
+def tokenize(text: str, stem: bool = True) -> list[str]:
+    """Stemmed words without stop words: Russian morphology multiplies word forms
+    («сеть», «сети», «сетью»), and with a few hundred passages every form counts.
+    stem=False keeps whole lower-cased words (for pretrained word vectors like navec)."""
+    if not stem:
+        return _WORD.findall(text.lower().replace("ё", "е"))
+    from index.bm25 import tokenize as stemmed
+
+    return stemmed(text)
 
 
 class Vocab:
-    def __init__(self, texts: list[str], min_freq: int = 2, max_size: int = 20000) -> None:
-        counts = Counter(t for s in texts for t in tokenize(s))
+    def __init__(self, texts: list[str], min_freq: int = 1, max_size: int = 20000, stem: bool = True) -> None:
+        self.stem = stem
+        counts = Counter(t for s in texts for t in tokenize(s, stem))
         words = [w for w, c in counts.most_common(max_size) if c >= min_freq]
         self.itos = ["<pad>", "<unk>"] + words
         self.stoi = {w: i for i, w in enumerate(self.itos)}
@@ -118,7 +127,7 @@ class Vocab:
         return len(self.itos)
 
     def encode(self, text: str, max_len: int) -> list[int]:
-        ids = [self.stoi.get(t, 1) for t in tokenize(text)][:max_len]
+        ids = [self.stoi.get(t, 1) for t in tokenize(text, self.stem)][:max_len]
         return ids + [0] * (max_len - len(ids))
 
 

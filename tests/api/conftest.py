@@ -1,0 +1,72 @@
+"""A real tutor server (uvicorn, subprocess) on loopback with auth on, a small index,
+the extractive (no-LLM) backend and the embedded job scheduler."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("api-data")
+    env = {**os.environ, "TUTOR_DATA_DIR": str(data), "TUTOR_AUTH": "on", "TUTOR_LLM_BACKEND": "none",
+           "TUTOR_OWNER_MAX_CONCURRENT": "2", "TUTOR_INDEX_DIR": str(data / "index"), "PYTHONUNBUFFERED": "1",
+           "TUTOR_MAX_BODY_BYTES": "200000"}
+
+    def cli(*args):
+        r = subprocess.run([sys.executable, "-m", "tutor", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=600)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    cli("index", "build", str(ROOT / "corpus" / "lectures"), "--quiet")
+    keys = {name: json.loads(cli("keys", "create", name, "--role", role, "--json", *extra))["key"]
+            for name, role, extra in [("admin", "admin", []), ("bot", "bot", []), ("alice", "student", []),
+                                      ("limited", "student", ["--rate-limit", "3"]),
+                                      ("revoked", "student", [])]}
+    cli("keys", "revoke", "revoked")
+    port = free_port()
+    log = open(data / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "tutor", "serve", "--port", str(port), "--no-ui"], cwd=ROOT,
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError((data / "server.log").read_text()[-3000:])
+    yield {"base": base, "keys": keys, "data": data, "proc": proc}
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def client(server):
+    def make(key="alice"):
+        headers = {"Authorization": f"Bearer {server['keys'][key]}"} if key else {}
+        return httpx.Client(base_url=server["base"], headers=headers, timeout=300)
+
+    return make
