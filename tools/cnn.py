@@ -32,14 +32,14 @@ class Config(ToolConfig):
     transfer: Literal["none", "mobilenet_v2"] = Field(
         "none", description="none: the small CNN from scratch; mobilenet_v2: fine-tune ImageNet MobileNetV2.")
     freeze_backbone: bool = Field(False, description="With transfer: train only the new classifier head.")
-    epochs: int = Field(6, ge=1, le=500, description="Passes over the training set.")
+    epochs: int = Field(10, ge=1, le=500, description="Passes over the training set.")
     lr: float = Field(2e-3, gt=0, le=1.0, description="AdamW learning rate (one-cycle schedule).")
     batch_size: int = Field(64, ge=4, le=8192, description="Images per optimisation step.")
     weight_decay: float = Field(5e-4, ge=0, le=1.0, description="AdamW weight decay (L2 regularisation).")
     channels: int = Field(32, ge=4, le=512, description="Channels of the first conv block (doubled in the second).")
     dropout: float = Field(0.3, ge=0.0, le=0.9, description="Dropout before the classifier.")
     augment: bool = Field(True, description="Random ±2 px shifts, batched on the device.")
-    val_fraction: float = Field(0.1, ge=0.0, le=0.5, description="Share of training data held out for validation.")
+    val_fraction: float = Field(0.05, ge=0.0, le=0.5, description="Share of training data held out for validation.")
     image_size: int = Field(64, ge=16, le=512, description="Resize for imagefolder / transfer inputs.")
 
 

@@ -66,7 +66,7 @@ def data_layer():
 @cl.set_starters
 async def starters(user=None, language=None):
     return [
-        cl.Starter(label="Объясни, как работает свёртка", message="Объясни, как работает свёртка", icon="/public/favicon"),
+        cl.Starter(label="Объясни, как работает свёртка", message="Объясни, как работает свёртка"),
         cl.Starter(label="Обучи CNN на MNIST", message="/run cnn smoke"),
         cl.Starter(label="Запусти DQN на CartPole", message="Запусти DQN на CartPole"),
         cl.Starter(label="Сравни мои запуски GAN", message="/compare gan"),
@@ -92,7 +92,15 @@ async def start():
 
 @cl.on_chat_resume
 async def resume(thread):
-    cl.user_session.set("language", (thread.get("metadata") or {}).get("language", "ru"))
+    meta = thread.get("metadata") or {}
+    if isinstance(meta, str):  # the SQLAlchemy data layer returns it as JSON text
+        import json as _json
+
+        try:
+            meta = _json.loads(meta)
+        except ValueError:
+            meta = {}
+    cl.user_session.set("language", (meta or {}).get("language", "ru"))
 
 
 @cl.on_settings_update

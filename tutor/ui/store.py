@@ -33,7 +33,7 @@ CHAINLIT_DDL = [
        "threadId" TEXT NOT NULL, "parentId" TEXT, "streaming" BOOLEAN NOT NULL, "waitForAnswer" BOOLEAN,
        "isError" BOOLEAN, "metadata" TEXT, "tags" TEXT, "input" TEXT, "output" TEXT, "createdAt" TEXT,
        "command" TEXT, "start" TEXT, "end" TEXT, "generation" TEXT, "showInput" TEXT, "language" TEXT,
-       "indent" INT, "defaultOpen" BOOLEAN, "modes" TEXT,
+       "indent" INT, "defaultOpen" BOOLEAN, "autoCollapse" BOOLEAN, "modes" TEXT,
        FOREIGN KEY ("threadId") REFERENCES threads("id") ON DELETE CASCADE)""",
     """CREATE TABLE IF NOT EXISTS elements ("id" TEXT PRIMARY KEY, "threadId" TEXT, "type" TEXT, "url" TEXT,
        "chainlitKey" TEXT, "name" TEXT NOT NULL, "display" TEXT, "objectKey" TEXT, "size" TEXT, "page" INT,
@@ -56,6 +56,22 @@ class UserStore:
         with engine.begin() as c:
             for ddl in CHAINLIT_DDL:
                 c.execute(text(ddl))
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Chainlit adds step columns between releases: add the ones an older database lacks."""
+        import re
+
+        from sqlalchemy import inspect
+
+        insp = inspect(self.engine)
+        for ddl in CHAINLIT_DDL:
+            table = re.search(r"EXISTS (\w+)", ddl).group(1)
+            have = {col["name"] for col in insp.get_columns(table)}
+            for name, kind in re.findall(r'"(\w+)" (TEXT|INT|BOOLEAN)', ddl):
+                if name not in have:
+                    with self.engine.begin() as c:
+                        c.execute(text(f'ALTER TABLE {table} ADD COLUMN "{name}" {kind}'))
 
     def create(self, username: str, password: str, role: str = "student") -> None:
         if not username or len(username) > 128 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
