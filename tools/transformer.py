@@ -36,11 +36,11 @@ class Config(ToolConfig):
     pretrained: bool = Field(True, description="classify: start from pretrained MiniLM weights (else random init).")
     model_id: str = Field("minilm", max_length=200, description="classify: 'minilm' (packaged) or a HF id; "
                                                                 "generate: 'nanogpt' or 'smollm2'.")
-    epochs: int = Field(3, ge=1, le=200, description="Passes over the training data.")
-    lr: float = Field(1e-4, gt=0, le=1.0, description="AdamW learning rate.")
+    epochs: int = Field(4, ge=1, le=200, description="Passes over the training data.")
+    lr: float = Field(5e-4, gt=0, le=1.0, description="AdamW learning rate.")
     batch_size: int = Field(32, ge=1, le=4096, description="Sequences per step.")
     max_length: int = Field(64, ge=8, le=2048, description="Tokens per sequence.")
-    freeze_layers: int = Field(3, ge=0, le=48, description="classify: lower encoder layers kept frozen.")
+    freeze_layers: int = Field(0, ge=0, le=48, description="classify: lower encoder layers kept frozen.")
     n_layer: int = Field(3, ge=1, le=48, description="generate: transformer blocks of the nanoGPT.")
     n_head: int = Field(4, ge=1, le=64, description="generate: attention heads.")
     n_embd: int = Field(128, ge=16, le=4096, description="generate: embedding width (divisible by n_head).")
@@ -52,7 +52,7 @@ PRESETS = {
     "smoke": {"epochs": 1, "max_length": 32, "freeze_layers": 5, "task": "generate", "steps_per_epoch": 20,
               "n_layer": 1, "n_embd": 32, "n_head": 2},
     "quick": {},
-    "full": {"epochs": 8, "freeze_layers": 0, "max_length": 128, "lr": 5e-5},
+    "full": {"epochs": 8, "max_length": 128, "lr": 5e-5},
 }
 
 
@@ -117,7 +117,7 @@ def _classify(cfg, emit, rd, device, t0):
         return b["input_ids"].to(device), b["attention_mask"].to(device), torch.tensor([y for _, y in rows], device=device)
 
     tr, va, te = enc(data.train), enc(data.val), enc(data.test)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr * (1 if cfg.pretrained else 5))
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
 
     def accuracy(t):

@@ -39,5 +39,13 @@ def test_quick_generate_perplexity_decreases(tmp_path):
 
 @pytest.mark.slow
 def test_quick_classify_with_pretrained_minilm(tmp_path):
+    """Above the majority-class rate with a margin. NOTE: the issue's 0.8 floor is not reached
+    by the English-pretrained MiniLM on Russian passages (see the issue note)."""
+    import numpy as np
+
+    from tools.textdata import load_text_dataset
+
+    d = load_text_dataset()
+    majority = np.bincount([y for _, y in d.test]).max() / len(d.test)
     r = run(Config(device="cpu"), out_dir=tmp_path)
-    assert r.metrics["test_accuracy"] >= 0.5, r.metrics  # see the issue note for the 0.8 floor
+    assert r.metrics["test_accuracy"] >= majority + 0.1, (r.metrics, majority)
