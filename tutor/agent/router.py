@@ -222,7 +222,9 @@ def route(message: str, awaiting_confirmation: bool = False) -> Intent:
         return Intent("compare", tool=tool)
     if re.search(JOBS_WORDS, low):
         return Intent("jobs")
-    if re.search(RUN_VERBS, low) and not re.search(r"\?\s*$|как работает|что такое|what is|how does|почему|why", low):
+    if re.search(RUN_VERBS, low) and not re.search(
+            r"\?\s*$|как работает|что такое|what is|how does|how do|почему|why|объясни|расскажи|explain|tell me|"
+            r"как обучается|как обучают|how is .* trained", low):
         if tool is None:
             tool = similar_tool(text)
         if tool:
