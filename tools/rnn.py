@@ -1,7 +1,10 @@
 """Recurrent networks: LSTM / GRU (lectures: «RNN, LSTM, GRU» 11_rnn.md and «Временные ряды» 18_time_series.md).
 
 task="text": topic classification of course passages (tools/textdata.py): embedding
-(random, or frozen Russian navec vectors) → (bi)LSTM/GRU → mean over time → linear.
+(random, or frozen Russian navec vectors) → (bi)LSTM/GRU → max over time → linear.
+With ~600 short training passages the network memorises them within a few epochs, so the
+regularisers that matter are word dropout (random words replaced by <unk>, a cheap
+augmentation batched on the device) and dropout on the embeddings.
     metric test_accuracy.
 task="forecast": one-step-ahead forecasting of a monthly series (statsmodels CO2 Mauna
 Loa by default, or sunspots) from a sliding window, chronological split, normalisation
@@ -34,15 +37,19 @@ class Config(ToolConfig):
         "course", description="text: course (our lecture notes) or folder; forecast: co2 or sunspots.")
     data_path: str | None = Field(None, max_length=1000, description="Folder for dataset=folder.")
     cell: Literal["lstm", "gru", "rnn"] = Field("lstm", description="Recurrent cell.")
-    hidden: int = Field(64, ge=4, le=2048, description="Hidden state size.")
+    hidden: int = Field(96, ge=4, le=2048, description="Hidden state size.")
     layers: int = Field(1, ge=1, le=6, description="Stacked recurrent layers.")
     bidirectional: bool = Field(True, description="Read sequences in both directions (text task).")
-    dropout: float = Field(0.3, ge=0.0, le=0.9, description="Dropout before the output layer.")
+    dropout: float = Field(0.5, ge=0.0, le=0.9, description="Dropout before the output layer.")
     embeddings: Literal["random", "navec"] = Field("random", description="Word vectors: trained from scratch or frozen navec.")
-    embed_dim: int = Field(64, ge=8, le=1024, description="Embedding size for random embeddings.")
-    max_len: int = Field(48, ge=4, le=2048, description="Tokens per passage (text task).")
+    embed_dim: int = Field(128, ge=8, le=1024, description="Embedding size for random embeddings.")
+    words: int = Field(45, ge=5, le=500, description="Words per passage cut from the course text (text task).")
+    max_len: int = Field(64, ge=4, le=2048, description="Tokens per passage fed to the network (text task).")
+    word_dropout: float = Field(0.4, ge=0.0, le=0.9, description="Share of training words replaced by <unk> "
+                                                                  "each step (augmentation, text task).")
+    embed_dropout: float = Field(0.3, ge=0.0, le=0.9, description="Dropout on word embeddings (text task).")
     window: int = Field(24, ge=2, le=1000, description="Past steps the forecaster sees.")
-    epochs: int = Field(12, ge=1, le=1000, description="Passes over the training data.")
+    epochs: int = Field(40, ge=1, le=1000, description="Passes over the training data.")
     lr: float = Field(3e-3, gt=0, le=1.0, description="Adam learning rate.")
     batch_size: int = Field(32, ge=2, le=8192, description="Sequences per step.")
 
@@ -50,7 +57,7 @@ class Config(ToolConfig):
 PRESETS = {
     "smoke": {"epochs": 1, "hidden": 16, "embed_dim": 16},
     "quick": {},
-    "full": {"epochs": 40, "hidden": 256, "layers": 2, "embed_dim": 128, "batch_size": 64},
+    "full": {"epochs": 80, "hidden": 256, "layers": 2, "embed_dim": 256, "batch_size": 64},
 }
 
 
@@ -73,13 +80,15 @@ def build_text_model(cfg: Config, vocab_size: int, n_classes: int, emb_matrix=No
             else:
                 self.emb = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0)
             self.rnn = build_rnn(cfg.cell, self.emb.embedding_dim, cfg.hidden, cfg.layers, cfg.bidirectional)
+            self.emb_drop = nn.Dropout(cfg.embed_dropout)
             self.drop = nn.Dropout(cfg.dropout)
             self.out = nn.Linear(cfg.hidden * (2 if cfg.bidirectional else 1), n_classes)
 
         def forward(self, ids):  # ids (B, T)
-            mask = (ids != 0).float().unsqueeze(-1)  # (B, T, 1): ignore padding in the mean
-            h, _ = self.rnn(self.emb(ids))  # (B, T, H*dirs)
-            pooled = (h * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, H*dirs)
+            pad = (ids == 0).unsqueeze(-1)  # (B, T, 1): padding never wins the max
+            h, _ = self.rnn(self.emb_drop(self.emb(ids)))  # (B, T, H*dirs)
+            # max over time: a topic shows in a few telling words, wherever they stand
+            pooled = h.masked_fill(pad, -1e4).max(1).values  # (B, H*dirs)
             return self.out(self.drop(pooled))
 
     return TextRNN()
@@ -147,7 +156,7 @@ def _run_text(cfg, emit, rd, device, t0):
 
     if cfg.dataset not in ("course", "folder"):
         raise MissingDataError(f"task=text uses dataset=course or folder, not {cfg.dataset}")
-    data = load_text_dataset(cfg.dataset, seed=cfg.seed, data_path=cfg.data_path)
+    data = load_text_dataset(cfg.dataset, words=cfg.words, seed=cfg.seed, data_path=cfg.data_path)
     # navec has vectors for whole words; trained-from-scratch embeddings learn better from stems
     vocab = Vocab([t for t, _ in data.train], stem=cfg.embeddings != "navec")
     emb = navec_matrix(vocab) if cfg.embeddings == "navec" else None
@@ -169,21 +178,30 @@ def _run_text(cfg, emit, rd, device, t0):
             out = model(x)
         return float((out.argmax(1) == y).float().mean()), float(F.cross_entropy(out, y)), out.argmax(1)
 
-    history = []
+    history, best = [], (-1.0, 0.0, None)  # (val accuracy, -val loss, weights) of the best epoch
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         tot = 0.0
         for idx in _batches(len(x_tr), cfg.batch_size, gen, device):
-            loss = F.cross_entropy(model(x_tr[idx]), y_tr[idx])
+            x = x_tr[idx]  # (B, T)
+            if cfg.word_dropout:  # word dropout: hide random real words behind <unk> (id 1)
+                drop = torch.rand(x.shape, generator=gen).to(device) < cfg.word_dropout
+                x = x.masked_fill(drop & (x > 1), 1)
+            loss = F.cross_entropy(model(x), y_tr[idx])
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # RNNs: guard against exploding gradients
             opt.step()
-            tot += float(loss) * len(idx)
+            tot += loss.item() * len(idx)
         va, vl, _ = accuracy(x_va, y_va)
+        if (va, -vl) > best[:2]:  # model selection on the validation split only: test stays untouched
+            best = (va, -vl, {k: v.detach().clone() for k, v in model.state_dict().items()})
         m = {"epoch": float(epoch), "train_loss": tot / len(x_tr), "val_loss": vl, "val_accuracy": va}
         history.append(m)
         emit(Progress(step=epoch, total=cfg.epochs, unit="epoch", metrics={k: v for k, v in m.items() if k != "epoch"}))
+    model.load_state_dict(best[2])
+    best_epoch = next(int(h["epoch"]) for h in history if h["val_accuracy"] == best[0] and -h["val_loss"] == best[1])
+    emit(Log(message=f"keeping the weights of epoch {best_epoch} (best validation accuracy {best[0]:.3f})"))
     acc, loss, pred = accuracy(x_te, y_te)
     k = len(data.classes)
     cm = np.zeros((k, k), int)
@@ -201,7 +219,8 @@ def _run_text(cfg, emit, rd, device, t0):
     rd.save_figure("learning_curves.png", plot_history(history, {"loss": ["train_loss", "val_loss"], "accuracy": ["val_accuracy"]}))
     rd.save_checkpoint("model.pt", {"state_dict": model.state_dict(), "config": cfg.model_dump(), "classes": data.classes,
                                     "itos": vocab.itos, "navec": emb is not None})
-    return finish("rnn", cfg, emit, rd, {"test_accuracy": acc, "test_loss": loss}, history, device, t0)
+    return finish("rnn", cfg, emit, rd, {"test_accuracy": acc, "test_loss": loss, "best_epoch": float(best_epoch)},
+                  history, device, t0)
 
 
 def _run_forecast(cfg, emit, rd, device, t0):
@@ -234,7 +253,7 @@ def _run_forecast(cfg, emit, rd, device, t0):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            tot += float(loss) * len(b)
+            tot += loss.item() * len(b)
         model.eval()
         with torch.no_grad():
             vl = float(F.mse_loss(model(x_tr[-n_val:]), y_tr[-n_val:]))

@@ -23,6 +23,14 @@ def test_text_infer_on_checkpoint(tmp_path):
     result = run(Config(epochs=1, hidden=8, embed_dim=8, device="cpu"), out_dir=tmp_path)
     out = infer(result.artifact("model.pt").path, "Свёрточная сеть применяет фильтры к изображению")
     assert out["label"] in out["probs"] and abs(sum(out["probs"].values()) - 1) < 1e-4
+    assert set(out["probs"]) == {"basics", "cv", "generative", "nlp", "rl"}
+
+
+def test_word_dropout_config_bounds():
+    with pytest.raises(ValidationError):
+        Config(word_dropout=1.0)
+    with pytest.raises(ValidationError):
+        Config(words=2)
 
 
 def test_forecast_infer(tmp_path):
@@ -39,12 +47,15 @@ def test_quick_forecast_beats_seasonal_naive(tmp_path):
 
 
 @pytest.mark.slow
-def test_quick_text_classifier_learns_topics(tmp_path):
-    """Above the majority-class rate with a margin. NOTE: the issue's 0.8 floor is not
-    reached on our small corpus (see the issue note); this checks that learning happens."""
-    from tools.textdata import load_text_dataset
-
-    d = load_text_dataset()
-    majority = np.bincount([y for _, y in d.test]).max() / len(d.test)
-    acc = run(Config(device="cpu"), out_dir=tmp_path).metrics["test_accuracy"]
-    assert acc >= majority + 0.15, (acc, majority)
+def test_quick_text_classifier_reaches_floor(tmp_path):
+    """The issue's floor: test accuracy >= 0.8 on the held-out passages of the course corpus
+    (5 topics; the majority class is ~40%)."""
+    result = run(Config(device="cpu"), out_dir=tmp_path)
+    assert result.metrics["test_accuracy"] >= 0.8, result.metrics
+    assert 1 <= result.metrics["best_epoch"] <= result.config["epochs"]
+    assert result.artifact("confusion_matrix.png") is not None
+    ck = result.artifact("model.pt").path
+    assert infer(ck, "Агент получает награду от среды, а целевая сеть и буфер воспроизведения стабилизируют "
+                     "обучение Q-функции")["label"] == "rl"
+    assert infer(ck, "Генератор и дискриминатор играют в минимаксную игру, генератор создаёт изображения из "
+                     "шума")["label"] == "generative"
