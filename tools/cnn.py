@@ -197,7 +197,8 @@ def run(cfg: Config, emit=null_emit, out_dir: str | Path | None = None):
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         order = torch.randperm(len(x_tr), generator=gen).to(device)
-        tot_loss, correct = 0.0, 0
+        # running sums stay on the device: a float()/int() per step would sync the GPU every step
+        tot_loss, correct = torch.zeros((), device=device), torch.zeros((), dtype=torch.long, device=device)
         for i in range(0, len(x_tr), cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
             xb, yb = x_tr[idx], y_tr[idx]
@@ -210,11 +211,11 @@ def run(cfg: Config, emit=null_emit, out_dir: str | Path | None = None):
             loss.backward()
             opt.step()
             sched.step()
-            tot_loss += float(loss) * len(idx)
-            correct += int((out.argmax(1) == yb).sum())
+            tot_loss += loss.detach() * len(idx)
+            correct += (out.argmax(1) == yb).sum()
             samples_seen += len(idx)
         val_acc, val_loss, _ = evaluate(model, x_val, y_val, 512, device) if n_val else (0.0, 0.0, None)
-        m = {"epoch": float(epoch), "train_loss": tot_loss / len(x_tr), "train_accuracy": correct / len(x_tr),
+        m = {"epoch": float(epoch), "train_loss": tot_loss.item() / len(x_tr), "train_accuracy": correct.item() / len(x_tr),
              "val_loss": val_loss, "val_accuracy": val_acc}
         history.append(m)
         emit(Progress(step=epoch, total=cfg.epochs, unit="epoch", metrics={k: v for k, v in m.items() if k != "epoch"}))

@@ -227,7 +227,8 @@ def run(cfg: Config, emit=null_emit, out_dir: str | Path | None = None):
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         order = torch.randperm(len(x_tr), generator=gen).to(device)
-        tot_h = tot_r = 0.0
+        # loss sums stay on the device: a float() per step would sync the GPU every step
+        tot_h, tot_r = torch.zeros((), device=device), torch.zeros((), device=device)
         for i in range(0, len(x_tr), cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
             with autocast(device):
@@ -240,10 +241,10 @@ def run(cfg: Config, emit=null_emit, out_dir: str | Path | None = None):
             loss.backward()
             opt.step()
             sched.step()
-            tot_h += float(lh) * len(idx)
-            tot_r += float(lr_) * len(idx)
+            tot_h += lh.detach() * len(idx)
+            tot_r += lr_.detach() * len(idx)
         val_map = evaluate()[0] if (epoch == cfg.epochs or epoch % 3 == 0) else float("nan")
-        mrow = {"epoch": float(epoch), "heatmap_loss": tot_h / len(x_tr), "box_loss": tot_r / len(x_tr)}
+        mrow = {"epoch": float(epoch), "heatmap_loss": tot_h.item() / len(x_tr), "box_loss": tot_r.item() / len(x_tr)}
         if not np.isnan(val_map):
             mrow["val_map50"] = val_map
         history.append(mrow)

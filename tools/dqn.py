@@ -177,7 +177,7 @@ def run(cfg: Config, emit=null_emit, out_dir: str | Path | None = None):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         if step % cfg.target_update == 0:
             with torch.no_grad():
                 for p_t, p in zip(target.parameters(), qnet.parameters()):

@@ -109,7 +109,7 @@ def gan_step(gen, disc, opt_g, opt_d, real, latent: int, gen_rng, device):
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
-    return float(d_loss), float(g_loss)
+    return d_loss.item(), g_loss.item()
 
 
 def run(cfg: Config, emit=null_emit, out_dir: str | Path | None = None):

@@ -33,8 +33,9 @@ SEASON = {"co2": 12, "sunspots": 11}  # co2: monthly, yearly cycle; sunspots: ye
 
 class Config(ToolConfig):
     task: Literal["text", "forecast"] = Field("text", description="text: topic classification; forecast: time series.")
-    dataset: Literal["course", "folder", "co2", "sunspots"] = Field(
-        "course", description="text: course (our lecture notes) or folder; forecast: co2 or sunspots.")
+    dataset: Literal["course", "course_en", "folder", "co2", "sunspots"] = Field(
+        "course", description="text: course (our Russian lecture notes), course_en (the English ones) or folder; "
+                              "forecast: co2 or sunspots.")
     data_path: str | None = Field(None, max_length=1000, description="Folder for dataset=folder.")
     cell: Literal["lstm", "gru", "rnn"] = Field("lstm", description="Recurrent cell.")
     hidden: int = Field(96, ge=4, le=2048, description="Hidden state size.")
@@ -154,8 +155,8 @@ def _run_text(cfg, emit, rd, device, t0):
 
     from tools.textdata import Vocab, load_text_dataset, navec_matrix
 
-    if cfg.dataset not in ("course", "folder"):
-        raise MissingDataError(f"task=text uses dataset=course or folder, not {cfg.dataset}")
+    if cfg.dataset not in ("course", "course_en", "folder"):
+        raise MissingDataError(f"task=text uses dataset=course, course_en or folder, not {cfg.dataset}")
     data = load_text_dataset(cfg.dataset, words=cfg.words, seed=cfg.seed, data_path=cfg.data_path)
     # navec has vectors for whole words; trained-from-scratch embeddings learn better from stems
     vocab = Vocab([t for t, _ in data.train], stem=cfg.embeddings != "navec")

@@ -130,7 +130,7 @@ def run(cfg: Config, emit=null_emit, out_dir: str | Path | None = None):
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         order = torch.randperm(len(x_tr), generator=gen).to(device)
-        tot = 0.0
+        tot = torch.zeros((), device=device)  # summed on the device: no GPU sync per step
         for i in range(0, len(x_tr), cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
             xb, yb = x_tr[idx], y_tr[idx]
@@ -143,9 +143,9 @@ def run(cfg: Config, emit=null_emit, out_dir: str | Path | None = None):
             loss.backward()
             opt.step()
             sched.step()
-            tot += float(loss) * len(idx)
+            tot += loss.detach() * len(idx)
         iou, _ = iou_dice(confusion(predict(x_te).cpu().numpy(), te.masks, k))
-        m = {"epoch": float(epoch), "train_loss": tot / len(x_tr), "val_miou": float(np.nanmean(iou))}
+        m = {"epoch": float(epoch), "train_loss": tot.item() / len(x_tr), "val_miou": float(np.nanmean(iou))}
         history.append(m)
         emit(Progress(step=epoch, total=cfg.epochs, unit="epoch", metrics={"train_loss": m["train_loss"], "val_miou": m["val_miou"]}))
 

@@ -3,8 +3,10 @@
 No text-classification corpus ships offline (no IMDB, no AG News), so the task is topic
 classification of course passages: the project's lecture notes (corpus/lectures/*.md)
 are cut into passages of ~`words` words, each labelled with the coarse topic of its
-lecture (cv / nlp / generative / rl / basics). Splits are grouped by section, so
-overlapping windows of one section never land in both train and test.
+lecture (cv / nlp / generative / rl / basics). Windows do not overlap, so no text is
+shared between the train, validation and test passages.
+`dataset="course_en"` does the same with the English lecture notes (corpus/lectures_en/),
+for English-only encoders such as the packaged MiniLM.
 `dataset="folder"` reads a user's folder with one sub-folder of .txt files per class.
 """
 
@@ -45,10 +47,10 @@ def topic_of(filename: str) -> str | None:
     return None
 
 
-def corpus_dir() -> Path:
+def corpus_dir(language: str = "ru") -> Path:
     from tutor.settings import PROJECT_ROOT
 
-    return PROJECT_ROOT / "corpus" / "lectures"
+    return PROJECT_ROOT / "corpus" / ("lectures_en" if language == "en" else "lectures")
 
 
 def _sections(text: str) -> list[str]:
@@ -65,9 +67,11 @@ def passages(text: str, words: int, stride: int) -> list[str]:
 
 def load_text_dataset(dataset: str = "course", words: int = 20, seed: int = 0, data_path: str | None = None) -> TextData:
     groups: list[tuple[list[str], str]] = []  # (passages of one section, label)
-    if dataset == "course":
-        root = corpus_dir()
-        files = sorted(root.glob("*.md")) + sorted((root.parent / "tools").glob("*.md")) if root.exists() else []
+    if dataset in ("course", "course_en"):
+        root = corpus_dir("en" if dataset == "course_en" else "ru")
+        files = sorted(root.glob("*.md")) if root.exists() else []
+        if dataset == "course" and files:  # the Russian tool pages add labelled text too
+            files += sorted((root.parent / "tools").glob("*.md"))
         for f in files:
             topic = topic_of(f.name)
             if topic is None:
@@ -82,12 +86,13 @@ def load_text_dataset(dataset: str = "course", words: int = 20, seed: int = 0, d
             for f in sorted(cls_dir.glob("*.txt")):
                 groups.append((passages(f.read_text(encoding="utf-8", errors="replace"), words, words), cls_dir.name))
     else:
-        raise MissingDataError(f"unknown text dataset '{dataset}'; use course or folder")
+        raise MissingDataError(f"unknown text dataset '{dataset}'; use course, course_en or folder")
     n = sum(len(g) for g, _ in groups)
     labels = sorted({lb for _, lb in groups})
     if n < 100 or len(labels) < 2:
-        raise MissingDataError(f"too little text to train on ({n} passages, {len(labels)} classes): the course "
-                               f"corpus ({corpus_dir()}) is missing or empty")
+        where = data_path if dataset == "folder" else corpus_dir("en" if dataset == "course_en" else "ru")
+        raise MissingDataError(f"too little text to train on ({n} passages, {len(labels)} classes): {where} "
+                               "is missing or nearly empty")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(groups))
     split: dict[str, list[tuple[str, int]]] = {"train": [], "val": [], "test": []}

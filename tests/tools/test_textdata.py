@@ -23,3 +23,25 @@ def test_passages_windows():
     text = " ".join(str(i) for i in range(100))
     ps = passages(text, 20, 20)
     assert len(ps) == 5 and all(len(p.split()) == 20 for p in ps)
+
+
+def test_english_course_passages():
+    d = load_text_dataset("course_en", words=45, seed=0)
+    assert set(d.classes) == {"basics", "cv", "nlp", "generative", "rl"}
+    assert len(d.train) > 200 and {y for _, y in d.test} == set(range(5))
+    assert not {t for t, _ in d.train} & {t for t, _ in d.test}
+    assert all(len(t.split()) <= 45 for t, _ in d.train)
+    # English text: nearly no Cyrillic letters (a few Russian examples are glossed in the notes)
+    text = " ".join(t for t, _ in d.train)
+    assert sum("а" <= c <= "я" for c in text.lower()) < 0.02 * len(text)
+
+
+def test_unknown_or_missing_dataset_is_a_clear_error(tmp_path):
+    import pytest
+
+    from tools.common import MissingDataError
+
+    with pytest.raises(MissingDataError, match="course_en"):
+        load_text_dataset("imdb")
+    with pytest.raises(MissingDataError, match="data_path"):
+        load_text_dataset("folder", data_path=str(tmp_path / "nope"))

@@ -39,13 +39,10 @@ def test_quick_generate_perplexity_decreases(tmp_path):
 
 @pytest.mark.slow
 def test_quick_classify_with_pretrained_minilm(tmp_path):
-    """Above the majority-class rate with a margin. NOTE: the issue's 0.8 floor is not reached
-    by the English-pretrained MiniLM on Russian passages (see the issue note)."""
-    import numpy as np
-
-    from tools.textdata import load_text_dataset
-
-    d = load_text_dataset()
-    majority = np.bincount([y for _, y in d.test]).max() / len(d.test)
+    """The issue's floor: the packaged MiniLM fine-tuned on the English course passages
+    reaches test accuracy >= 0.8 (5 topics, majority class ~43%); infer uses the checkpoint."""
     r = run(Config(device="cpu"), out_dir=tmp_path)
-    assert r.metrics["test_accuracy"] >= majority + 0.1, (r.metrics, majority)
+    assert r.metrics["test_accuracy"] >= 0.8, r.metrics
+    out = infer(r.artifact("model.pt").path, "The discriminator and the generator play a minimax game; the generator "
+                                             "turns random noise into images.")
+    assert out["label"] == "generative" and abs(sum(out["probs"].values()) - 1) < 1e-4
