@@ -7,18 +7,22 @@ events of `TutorService.chat` — the same service the API and the bots use.
   plots inline (cl.Image), the comparison as an interactive cl.Plotly, and action buttons
   (run again with other parameters, compare runs, cancel, download artifacts);
 - an uploaded image runs inference with the student's last checkpoint;
-- chat settings: language, mode, LLM backend/model, default preset; password login;
+- chat settings: language, mode, LLM backend/model, default preset; password login, and
+  OAuth login (GitHub, Google, Keycloak, ...) when a provider's OAUTH_* variables are set;
   history and feedback through Chainlit's SQLAlchemy data layer on the tutor database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
 from pathlib import Path
 
 import chainlit as cl
 from chainlit.input_widget import Select, TextInput
+from chainlit.utils import utc_now
 
 from tutor.ui import runtime
 
@@ -54,6 +58,59 @@ async def auth(username: str, password: str):
     return cl.User(identifier=user["username"], metadata={"role": user["role"], "provider": "credentials"})
 
 
+def _oauth_email(provider_id: str, raw: dict, default_user) -> str | None:
+    """The account's verified e-mail address, if the provider tells it."""
+    for e in raw.get("emails") or []:  # GitHub: the /user/emails list
+        if isinstance(e, dict) and e.get("verified") and e.get("primary") and e.get("email"):
+            return str(e["email"]).lower()
+    for e in raw.get("emails") or []:
+        if isinstance(e, dict) and e.get("verified") and e.get("email"):
+            return str(e["email"]).lower()
+    if raw.get("email_verified", raw.get("verified_email")) is False:
+        return None
+    email = raw.get("email") or raw.get("mail") or raw.get("upn")
+    if email and (provider_id != "github" or not raw.get("emails")):
+        return str(email).lower()
+    ident = getattr(default_user, "identifier", "") or ""
+    return ident.lower() if "@" in ident and provider_id != "github" else None
+
+
+def _allowed_domains() -> list[str]:
+    raw = (getattr(runtime.settings(), "oauth_allowed_domains", None)
+           or os.environ.get("TUTOR_OAUTH_ALLOWED_DOMAINS", ""))
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    return [d.strip().lower().lstrip("@") for d in raw if d and d.strip()]
+
+
+async def oauth(provider_id: str, token: str, raw_user_data: dict, default_user: cl.User, id_token: str | None = None):
+    """OAuth login: the provider's account becomes the tutor UI user '<provider>:<login>'
+    (created with role student on the first login, so its history and feedback persist like
+    a password user's; a local account of the same name is never taken over). With
+    TUTOR_OAUTH_ALLOWED_DOMAINS set, only verified e-mails of those domains get in."""
+    email = _oauth_email(provider_id, raw_user_data or {}, default_user)
+    domains = _allowed_domains()
+    if domains and not (email and email.rsplit("@", 1)[-1] in domains):
+        log.warning("OAuth login refused for %s:%s (e-mail %s not in the allowed domains)", provider_id,
+                    default_user.identifier, email)
+        return None
+    username = f"{provider_id}:{default_user.identifier}"
+    user = await asyncio.to_thread(runtime.users().ensure_external, username, provider_id)
+    meta = {k: v for k, v in (default_user.metadata or {}).items() if k in ("image",)}
+    return cl.User(identifier=user["username"], display_name=default_user.display_name or default_user.identifier,
+                   metadata={**meta, "role": user["role"], "provider": provider_id, "email": email})
+
+
+def _oauth_configured() -> bool:
+    from chainlit.oauth_providers import get_configured_oauth_providers
+
+    return bool(get_configured_oauth_providers())
+
+
+if _oauth_configured():  # chainlit refuses an oauth callback without a configured provider
+    cl.oauth_callback(oauth)
+
+
 @cl.data_layer
 def data_layer():
     from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
@@ -74,33 +131,50 @@ async def starters(user=None, language=None):
     ]
 
 
+def _settings_widgets(values: dict | None = None) -> list:
+    st, v = runtime.settings(), values or {}
+
+    def pick(key, allowed, default):
+        return v.get(key) if v.get(key) in allowed else default
+
+    backends = ["llamacpp", "openai", "none"] + ([st.llm_backend] if st.llm_backend not in ("llamacpp", "openai", "none")
+                                                 else [])
+    return [
+        Select(id="language", label="Язык / Language", values=["ru", "en"],
+               initial_value=pick("language", ["ru", "en"], "ru")),
+        Select(id="mode", label="Режим / Mode", values=["explain", "hint"],
+               initial_value=pick("mode", ["explain", "hint"], "explain"),
+               description="hint: наводящие вопросы без готовых решений"),
+        Select(id="llm_backend", label="LLM", values=backends,
+               initial_value=pick("llm_backend", backends, st.llm_backend)),
+        TextInput(id="llm_model", label="LLM model (path or name)",
+                  initial=v.get("llm_model") or st.llm_model or ""),
+        Select(id="preset", label="Пресет экспериментов / Default preset", values=["smoke", "quick", "full"],
+               initial_value=pick("preset", ["smoke", "quick", "full"], st.default_preset)),
+    ]
+
+
 @cl.on_chat_start
 async def start():
     cl.user_session.set("language", "ru")
-    settings = await cl.ChatSettings([
-        Select(id="language", label="Язык / Language", values=["ru", "en"], initial_value="ru"),
-        Select(id="mode", label="Режим / Mode", values=["explain", "hint"], initial_value="explain",
-               description="hint: наводящие вопросы без готовых решений"),
-        Select(id="llm_backend", label="LLM", values=["llamacpp", "openai", "none"],
-               initial_value=runtime.settings().llm_backend),
-        TextInput(id="llm_model", label="LLM model (path or name)", initial=runtime.settings().llm_model or ""),
-        Select(id="preset", label="Пресет экспериментов / Default preset", values=["smoke", "quick", "full"],
-               initial_value=runtime.settings().default_preset),
-    ]).send()
+    settings = await cl.ChatSettings(_settings_widgets()).send()
     await apply_settings(settings)
 
 
 @cl.on_chat_resume
 async def resume(thread):
+    """A thread reopened from the history: the settings it was left with (Chainlit restores
+    the user session from the thread's metadata) and the settings panel again."""
     meta = thread.get("metadata") or {}
     if isinstance(meta, str):  # the SQLAlchemy data layer returns it as JSON text
-        import json as _json
-
         try:
-            meta = _json.loads(meta)
+            meta = json.loads(meta)
         except ValueError:
             meta = {}
-    cl.user_session.set("language", (meta or {}).get("language", "ru"))
+    saved = dict((meta or {}).get("chat_settings") or {})
+    saved.setdefault("language", (meta or {}).get("language") or "ru")
+    settings = await cl.ChatSettings(_settings_widgets(saved)).send()
+    await apply_settings(settings)
 
 
 @cl.on_settings_update
@@ -114,22 +188,43 @@ async def apply_settings(settings: dict):
 
 # ---- messages --------------------------------------------------------------------------------------
 
+_services: dict[tuple, object] = {}
+
+
 def _service():
-    """The shared TutorService; a chat may pick another LLM backend in its settings."""
+    """(TutorService, problem): the shared service, or one with the LLM this chat picked in
+    its settings (cached per backend and model); problem says why that LLM cannot be used."""
     base = runtime.tutor()
     backend, model = cl.user_session.get("llm") or (None, None)
     st = base.settings
     if not backend or (backend == st.llm_backend and (model or None) == (st.llm_model or None)):
-        return base
+        return base, None
+    key = (id(base), backend, model or None)
+    if key in _services:
+        return _services[key], None
     from tutor.agent.service import TutorService
     from tutor.llm import get_llm
 
     try:
-        llm = get_llm(st, backend=backend, model=model)
-    except Exception as e:
+        llm, problem = get_llm(st, backend=backend, model=model), None
+    except Exception as e:  # not cached: the next message tries again
         log.warning("LLM %s unavailable: %s", backend, e)
-        llm = None
-    return TutorService(st, index=base.index, jobs=base.jobs, llm=llm or (None, _none_caps()), threads=base.threads)
+        llm, problem = (None, _none_caps()), f"{backend}: {e}"
+    svc = TutorService(st, index=base.index, jobs=base.jobs, llm=llm, threads=base.threads)
+    if problem is None:
+        _services[key] = svc
+    return svc, problem
+
+
+def _llm_failed(svc, final) -> bool:
+    """A generative LLM was configured but the answer came out extractive: it failed."""
+    if (final.data or {}).get("answer_style") != "extractive":
+        return False
+    try:
+        chat, caps = svc.llm
+    except Exception:
+        return True
+    return chat is not None and caps.generative_answers and caps.speaks(final.language)
 
 
 def _none_caps():
@@ -164,8 +259,39 @@ async def on_message(message: cl.Message):
 
 
 async def run_turn(text: str, attachments: list | None = None):
-    svc = _service()
+    svc, problem = _service()
     answer = cl.Message(content="")
+    state = {"task_list": None, "progress_step": None}
+    if problem:
+        await _toast(f"{_t('llm_down')} ({problem})", "warning")
+    try:
+        await _render_turn(svc, answer, state, text, attachments)
+    except Exception as e:  # a broken turn ends with a visible error, never a half-streamed message
+        log.exception("UI turn failed")
+        msg = f"{_t('error')}: {e}" if str(e) else f"{_t('error')}: {type(e).__name__}"
+        answer.content = (answer.content + "\n\n" + msg).strip()
+        answer.is_error = True
+        try:
+            if state["task_list"] is not None:
+                state["task_list"].status = _t("error")
+                await state["task_list"].send()
+            if state["progress_step"] is not None and not state["progress_step"].end:
+                state["progress_step"].end, state["progress_step"].is_error = utc_now(), True
+                await state["progress_step"].update()
+        except Exception:
+            pass
+    await answer.send()
+    return answer
+
+
+async def _toast(message: str, kind: str = "info") -> None:
+    try:
+        await cl.context.emitter.send_toast(message, kind)
+    except Exception as e:  # a toast is a nicety
+        log.debug("toast failed: %s", e)
+
+
+async def _render_turn(svc, answer: cl.Message, state: dict, text: str, attachments: list | None) -> None:
     progress_step = None
     task_list = None
     sources = []
@@ -192,10 +318,15 @@ async def run_turn(text: str, attachments: list | None = None):
                 step.output = f"~{ev.estimate_s:.0f} s" if ev.estimate_s else ""
         elif t == "job_submitted":
             job_id, tool = ev.job_id, ev.tool
-            task_list = cl.TaskList(status=f"{ev.tool} {ev.job_id}")
+            task_list = state["task_list"] = cl.TaskList(status=f"{ev.tool} {ev.job_id}")
             task_list.tasks = [cl.Task(title=f"{ev.tool}: {_t('queued')}", status=cl.TaskStatus.RUNNING)]
             await task_list.send()
-            progress_step = cl.Step(name=f"{_t('progress')} {ev.tool} ({ev.job_id})", type="run")
+            # inside the turn (like the steps opened with `async with`), with its start time, so the
+            # UI nests it under the question and shows it running until the job ends
+            run = cl.context.current_step
+            progress_step = state["progress_step"] = cl.Step(name=f"{_t('progress')} {ev.tool} ({ev.job_id})",
+                                                             type="run", parent_id=run.id if run else None)
+            progress_step.start = utc_now()
             await progress_step.send()
         elif t == "job_progress" and progress_step is not None:
             if ev.metrics:
@@ -210,19 +341,23 @@ async def run_turn(text: str, attachments: list | None = None):
                 await task_list.send()
         elif t == "artifact":
             await _show_artifact(answer, ev)
-        elif t == "error":
+        elif t == "error":  # the service also writes the explanation into the answer text
             log.info("turn error %s: %s", ev.code, ev.message)
+            answer.is_error = True
         elif t == "final":
             if task_list is not None:
                 task_list.tasks[0].status = cl.TaskStatus.DONE if ev.intent != "error" else cl.TaskStatus.FAILED
                 task_list.status = "done"
                 await task_list.send()
             if progress_step is not None:
+                progress_step.end = utc_now()
+                progress_step.is_error = ev.intent == "error" or bool((ev.data or {}).get("error"))
                 await progress_step.update()
             answer.elements = (answer.elements or []) + [
                 cl.Text(name=f"[{s.n}]", content=f"**{s.source}** — {s.section} ({s.anchor})\n\n{s.snippet}",
                         display="side") for s in ev.sources]
-            answer.actions = _actions(ev, tool or (ev.data.get("job") or {}).get("tool"), job_id or ev.job_id)
+            job = ev.data.get("job") or {}
+            answer.actions = _actions(ev, tool or job.get("tool"), job_id or ev.job_id or job.get("id"))
             comparison = ev.data.get("comparison")
             if comparison and comparison.get("plotly"):
                 try:
@@ -234,12 +369,14 @@ async def run_turn(text: str, attachments: list | None = None):
                     log.warning("cannot render comparison: %s", e)
             if not answer.content:
                 answer.content = ev.answer
-    await answer.send()
-    return answer
+            if _llm_failed(svc, ev):
+                await _toast(_t("llm_down"), "warning")
 
 
 async def _show_artifact(answer: cl.Message, ev):
     p = Path(ev.path)
+    if any(getattr(e, "path", None) == str(p) for e in answer.elements or []):
+        return  # the job streams its artifacts and the report names the plots again: show each once
     if ev.kind == "image" and p.is_file() and p.suffix.lower() in (".png", ".jpg", ".jpeg"):
         answer.elements = (answer.elements or []) + [cl.Image(name=p.name, path=str(p), display="inline", size="large")]
     elif ev.kind in ("html", "json", "checkpoint") and p.is_file() and p.stat().st_size < 50_000_000:
@@ -247,12 +384,12 @@ async def _show_artifact(answer: cl.Message, ev):
 
 
 def _actions(final, tool: str | None, job_id: str | None) -> list[cl.Action]:
-    if not tool or final.intent not in ("experiment", "confirm", "status"):
+    job = (final.data or {}).get("job") or {}
+    if not tool or (final.intent not in ("experiment", "confirm", "status") and not job):  # "/status ID" too
         return []
     acts = [cl.Action(name="run_again", payload={"tool": tool}, label=_t("again"), icon="refresh-cw"),
             cl.Action(name="compare_runs", payload={"tool": tool}, label=_t("compare"), icon="chart-line")]
     if job_id:
-        job = (final.data or {}).get("job") or {}
         if job.get("status") in (None, "queued", "running"):
             acts.append(cl.Action(name="cancel_job", payload={"job_id": job_id}, label=_t("cancel"), icon="x"))
         acts.append(cl.Action(name="download", payload={"job_id": job_id}, label=_t("download"), icon="download"))
@@ -279,7 +416,11 @@ async def cancel_job(action: cl.Action):
 
 @cl.action_callback("download")
 async def download(action: cl.Action):
-    job = runtime.tutor().jobs.get(action.payload["job_id"])
-    files = [cl.File(name=a["name"], path=a["path"], display="inline") for a in (job or {}).get("artifacts") or []
+    # the payload comes back from the browser: only the student's own jobs
+    job = await asyncio.to_thread(runtime.tutor().jobs.get, str(action.payload.get("job_id") or ""))
+    if not job or job.get("owner") not in (_user(), None):
+        await cl.Message(content=f"{_t('error')}: job '{action.payload.get('job_id')}' not found").send()
+        return
+    files = [cl.File(name=a["name"], path=a["path"], display="inline") for a in job.get("artifacts") or []
              if Path(a["path"]).is_file()]
     await cl.Message(content=", ".join(f.name for f in files) or "—", elements=files).send()

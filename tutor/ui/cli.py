@@ -17,6 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(handler=cmd_create)
     ls = us.add_parser("list", help="list UI accounts")
     ls.set_defaults(handler=cmd_list)
+    r = us.add_parser("role", help="change the role of a UI account (also of an OAuth one, e.g. github:octocat)")
+    r.add_argument("name")
+    r.add_argument("role", choices=["student", "staff", "admin"])
+    r.set_defaults(handler=cmd_role)
     u.set_defaults(handler=lambda a: (u.print_help(), 2)[1])
 
 
@@ -48,4 +52,14 @@ def cmd_list(a) -> int:
     with store.engine.connect() as c:
         for r in c.execute(select(ui_users.c.username, ui_users.c.role)).all():
             print(f"{r[0]}\t{r[1]}")
+    return 0
+
+
+def cmd_role(a) -> int:
+    try:
+        _store().set_role(a.name, a.role)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"UI user '{a.name}' is now {a.role}")
     return 0

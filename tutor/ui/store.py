@@ -85,10 +85,29 @@ class UserStore:
             c.execute(ui_users.insert().values(username=username, salt=salt, pw_hash=_hash(password, salt), role=role,
                                                created_at=time.time()))
 
+    def ensure_external(self, username: str, provider: str, role: str = "student") -> dict:
+        """The account of a user who logs in through an OAuth provider ('github:octocat'):
+        created with `role` on the first login, its stored role afterwards. It has no
+        password: its hash field holds a marker no PBKDF2 digest equals."""
+        if not username or len(username) > 128 or ":" not in username:
+            raise ValueError("external usernames look like '<provider>:<login>' (at most 128 characters)")
+        with self.engine.begin() as c:
+            row = c.execute(select(ui_users.c.username, ui_users.c.role).where(ui_users.c.username == username)).first()
+            if row is None:
+                c.execute(ui_users.insert().values(username=username, salt=f"oauth:{provider}"[:64], pw_hash="!",
+                                                   role=role, created_at=time.time()))
+                return {"username": username, "role": role}
+        return {"username": row[0], "role": row[1]}
+
+    def set_role(self, username: str, role: str) -> None:
+        with self.engine.begin() as c:
+            if c.execute(ui_users.update().where(ui_users.c.username == username).values(role=role)).rowcount == 0:
+                raise ValueError(f"no UI user '{username}'")
+
     def verify(self, username: str, password: str) -> dict | None:
         with self.engine.connect() as c:
             row = c.execute(select(ui_users).where(ui_users.c.username == username)).mappings().first()
-        if row is None or not hmac.compare_digest(row["pw_hash"], _hash(password, row["salt"])):
+        if row is None or row["pw_hash"] == "!" or not hmac.compare_digest(row["pw_hash"], _hash(password, row["salt"])):
             return None
         return {"username": row["username"], "role": row["role"]}
 
@@ -97,12 +116,27 @@ class UserStore:
             return len(c.execute(select(ui_users.c.username)).all())
 
     def feedback(self, limit: int = 200) -> list[dict]:
-        """Thumbs up/down from the UI with the rated answer, for the course staff."""
-        q = text('''SELECT f."id", f."value", f."comment", f."threadId", s."output" AS answer, t."userIdentifier" AS user
+        """Thumbs up/down from the UI (value 1 up, 0 down) with the question and the rated
+        answer, newest first, for the course staff. Chainlit attaches the feedback to the
+        turn's run step (input: the student's message); the answer is the assistant
+        message(s) under it, or the step itself when feedback was given on a message."""
+        q = text('''SELECT f."id", f."value", f."comment", f."threadId", f."forId", s."type" AS step_type,
+                           s."input" AS step_input, s."output" AS step_output, s."createdAt" AS created_at,
+                           t."userIdentifier" AS user
                     FROM feedbacks f LEFT JOIN steps s ON s."id" = f."forId" LEFT JOIN threads t ON t."id" = f."threadId"
-                    ORDER BY f."id" LIMIT :limit''')
+                    ORDER BY s."createdAt" DESC, f."id" LIMIT :limit''')
+        children = text('''SELECT "output" FROM steps WHERE "parentId" = :id AND "type" = 'assistant_message'
+                           ORDER BY "createdAt"''')
+        out = []
         with self.engine.connect() as c:
-            return [dict(r) for r in c.execute(q, {"limit": limit}).mappings().all()]
+            for r in c.execute(q, {"limit": limit}).mappings().all():
+                answers = [a for (a,) in c.execute(children, {"id": r["forId"]}).all() if a]
+                is_run = r["step_type"] == "run"
+                out.append({"id": r["id"], "value": r["value"], "comment": r["comment"], "threadId": r["threadId"],
+                            "forId": r["forId"], "user": r["user"], "created_at": r["created_at"],
+                            "question": r["step_input"] if is_run else None,
+                            "answer": "\n\n".join(answers) if answers else r["step_output"]})
+        return out
 
 
 def auth_secret(data_dir: Path) -> str:

@@ -1,0 +1,247 @@
+"""The Chainlit adapter (tutor/ui/app.py) with Chainlit's context set up, no browser: the
+student's actions go through Chainlit's own socket/HTTP handlers, the adapter and a real
+TutorService run for real, and the assertions are on what Chainlit sends to the browser
+(see conftest.py: only the socket's emit functions are recorded)."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _cited(text: str) -> set[int]:
+    return {int(n) for n in re.findall(r"\[(\d+)\]", text)}
+
+
+async def test_starter_question_streams_a_cited_answer(ui):
+    from chainlit.config import config
+
+    from tutor.agent.router import route
+
+    chat = await ui.login("alice")
+    opened = await chat.open()
+    widgets = {w["id"]: w for w in opened.of("chat_settings")[0]}
+    assert set(widgets) == {"language", "mode", "llm_backend", "llm_model", "preset"}
+    assert widgets["mode"]["initial"] == "explain" and widgets["mode"]["items"]
+
+    # the starters the welcome screen shows ask what their labels promise
+    starters = {s.label: s.message for s in await config.code.set_starters(chat.user, "ru")}
+    kinds = {label: route(msg) for label, msg in starters.items()}
+    assert (kinds["Обучи CNN на MNIST"].kind, kinds["Обучи CNN на MNIST"].tool) == ("experiment", "cnn")
+    assert (kinds["Запусти DQN на CartPole"].kind, kinds["Запусти DQN на CartPole"].tool) == ("experiment", "dqn")
+    assert kinds["Сравни мои запуски GAN"].arg == "gan" and kinds["Сравни мои запуски GAN"].command == "compare"
+    assert kinds["Объясни, как работает свёртка"].kind == "question"
+
+    turn = await chat.say(starters["Объясни, как работает свёртка"])
+    answer = turn.answer
+    text = answer["output"]
+    # streamed: the tokens sent while it was being written add up to the final text
+    assert len(turn.tokens[answer["id"]]) > 3
+    assert "".join(turn.tokens[answer["id"]]) == text
+    assert "ядром" in text and not answer["isError"]
+
+    # sources: side elements named [1], [2]... whose content is the passage; every number cited
+    # in the text opens one
+    sources = {e["name"]: e for e in turn.elements_for(answer["id"]) if e["type"] == "text"}
+    assert sources and all(e["display"] == "side" for e in sources.values())
+    assert set(sources) == {f"[{n}]" for n in range(1, len(sources) + 1)}
+    assert _cited(text) and {f"[{n}]" for n in _cited(text)} <= set(sources)
+    first = turn.content(sources["[1]"])
+    assert "lectures/04_cnn.md" in first and "скользит ядром" in first
+
+    # retrieval is a step with the query and the ranked passages, inside the turn's run
+    (retrieval,) = turn.steps_of("retrieval")
+    assert retrieval["input"] == starters["Объясни, как работает свёртка"]
+    assert "[1] " in retrieval["output"] and "04_cnn.md" in retrieval["output"]
+    run = turn.steps[answer["parentId"]]
+    assert run["type"] == "run" and run["name"] == "on_message"
+    assert turn.of("task_end"), "the input box must be unlocked at the end of the turn"
+
+    # the same service state the API sees: the thread of this chat, owned by the UI user
+    thread = ui.service.threads.get(f"ui/{chat.session.thread_id}")
+    assert thread["user"] == "ui:alice"
+    assert [m["role"] for m in ui.service.threads.history(f"ui/{chat.session.thread_id}")] == ["user", "assistant"]
+
+
+async def test_rejected_parameter_is_a_clear_message(ui):
+    chat = await ui.login("bob")
+    await chat.open()
+    turn = await chat.say("/run cnn epochs=99999")
+    answer = turn.answer
+    assert answer["isError"]
+    assert "Не могу запустить cnn" in answer["output"] and "epochs" in answer["output"]
+    assert "less than or equal to" in answer["output"]
+    assert not [e for e in turn.elements if e["type"] == "tasklist"]
+    assert ui.jobs.list(owner="ui:bob") == []
+
+    turn = await chat.say("/run cnn optimizer=lion")
+    assert "нет параметров: optimizer" in turn.answer["output"] and turn.answer["isError"]
+
+
+async def test_experiment_progress_plot_and_actions(ui):
+    chat = await ui.login("carol")
+    await chat.open()
+    turn = await chat.say("/run curve")  # the chat's default preset (quick: 5 epochs) is added
+    answer = turn.answer
+    text = answer["output"]
+    assert "Готово: curve" in text and "val_accuracy" in text, text
+    job = ui.jobs.list(owner="ui:carol")[0]
+    assert job["status"] == "succeeded" and job["preset"] == "quick" and job["id"] in text
+
+    # a task list and a progress step with the epochs and metrics
+    tasklists = [e for e in turn.elements if e["type"] == "tasklist"]
+    assert len(tasklists) >= 2
+    (plan,) = [s for s in turn.steps_of("tool") if s["name"] == "plan: curve"]
+    assert '"epochs": 5' in plan["input"]
+    (progress,) = [s for s in turn.steps_of("run") if s["name"].startswith("Обучение curve")]
+    assert job["id"] in progress["name"]
+    assert "epoch 5/5: train_loss=" in progress["output"]
+    # nested in the turn (the UI shows it under the question) and finished when the job is
+    assert progress["parentId"] == answer["parentId"] == plan["parentId"]
+    assert progress["start"] and progress["end"] and not progress["isError"]
+
+    # the plot inline, once, and the checkpoint as a file
+    shown = turn.elements_for(answer["id"])
+    images = [e for e in shown if e["type"] == "image"]
+    assert [e["name"] for e in images] == ["learning_curves.png"] and images[0]["display"] == "inline"
+    assert chat.session.files[images[0]["chainlitKey"]]["path"].read_bytes()[:4] == b"\x89PNG"
+    assert "model.pt" in [e["name"] for e in shown if e["type"] == "file"]
+
+    # buttons: run again, compare, download (no cancel: the job has finished)
+    actions = {a["name"]: a for a in turn.actions if a["forId"] == answer["id"]}
+    assert set(actions) == {"run_again", "compare_runs", "download"}
+    assert actions["download"]["payload"] == {"job_id": job["id"]}
+
+    got = await chat.click(actions["download"])
+    files = {e["name"] for e in got.elements if e["type"] == "file"}
+    assert {"learning_curves.png", "model.pt", "metrics.json"} <= files
+
+    got = await chat.click(actions["compare_runs"])
+    assert "Сравнение запусков curve (1)" in got.answer["output"]
+    plots = [e for e in got.elements_for(got.answer["id"]) if e["type"] == "plotly"]
+    assert [p["name"] for p in plots] == ["parallel_coordinates"]
+
+    # run again: the tutor asks which parameters to change; the reply is validated
+    chat.socket.replies.append({"id": str(uuid.uuid4()), "threadId": chat.session.thread_id, "type": "user_message",
+                                "name": "carol", "output": "epochs=99999", "createdAt": "2026-01-01T00:00:00Z"})
+    got = await chat.click(actions["run_again"])
+    (ask,) = got.of("ask")
+    assert "Какие параметры изменить" in ask["msg"]["output"]
+    assert "Не могу запустить curve" in got.answer["output"] and "epochs" in got.answer["output"]
+    assert len(ui.jobs.list(owner="ui:carol")) == 1
+
+    # a queued job: its status shows a cancel button that cancels it
+    await ui.jobs.stop()
+    queued = ui.jobs.submit("curve", {}, "ui:carol", preset="smoke")
+    got = await chat.say(f"/status {queued}")
+    cancel = [a for a in got.actions if a["name"] == "cancel_job"]
+    assert cancel and cancel[0]["payload"] == {"job_id": queued}
+    got = await chat.click(cancel[0])
+    assert f"Задача {queued}: cancelled" in got.answer["output"]
+    assert ui.jobs.get(queued)["status"] == "cancelled"
+
+    # another student's job cannot be downloaded with a forged button
+    mallory = await ui.login("mallory")
+    await mallory.open()
+    got = await mallory.click({**actions["download"], "id": str(uuid.uuid4())})
+    assert "not found" in got.messages[-1]["output"]
+    assert not [e for e in got.elements if e["type"] == "file"]
+
+
+async def test_uploaded_image_reaches_the_service(ui):
+    img = np.zeros((28, 28), np.uint8)
+    img[6:22, 12:16] = 255
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+
+    chat = await ui.login("dave")
+    await chat.open()
+    turn = await chat.say("", files=[("digit.png", "image/png", buf.getvalue())])
+    uploads = [e for e in turn.elements if e["type"] == "image" and e["name"] == "digit.png"]
+    assert [e["forId"] for e in uploads] == [turn.sent_id], "the upload is shown with the student's message"
+    # routed as an image to classify: no trained model yet, so the tutor says how to get one
+    assert "Пока нет обученной модели cnn" in turn.answer["output"]
+    history = ui.service.threads.history(f"ui/{chat.session.thread_id}")
+    assert history[0]["content"] == "Что на этом изображении?"
+
+
+async def test_mode_switch_in_settings_reaches_the_service(ui):
+    chat = await ui.login("erin")
+    await chat.open()
+    question = "Как сделать домашнее задание 2 по CNN на MNIST?"
+    explain = await chat.say(question)
+    assert not explain.answer["output"].startswith("Режим подсказок")
+
+    await chat.change_settings({"language": "ru", "mode": "hint", "llm_backend": "none", "llm_model": "",
+                                "preset": "smoke"})
+    hint = await chat.say(question)
+    assert hint.answer["output"].startswith("Режим подсказок"), hint.answer["output"]
+    assert ui.service.threads.get(f"ui/{chat.session.thread_id}")["mode"] == "hint"
+
+    # the default preset from the settings is used by /run
+    await chat.say("/run curve")
+    assert ui.jobs.list(owner="ui:erin")[0]["preset"] == "smoke"
+
+    # reopened from the history: the settings come back with it
+    thread_id = chat.session.thread_id
+    await chat.close()
+    from tests.ui.conftest import ChatUI
+
+    again = ChatUI(chat.user)
+    again.session.thread_id = thread_id
+    again.session.thread_id_to_resume = thread_id
+    resumed = await again.open()
+    assert resumed.of("resume_thread"), [n for n, _ in resumed.events]
+    widgets = {w["id"]: w for w in resumed.of("chat_settings")[0]}
+    assert widgets["mode"]["initial"] == "hint" and widgets["preset"]["initial"] == "smoke"
+    turn = await again.say(question)
+    assert turn.answer["output"].startswith("Режим подсказок")
+    await again.close()
+
+
+async def test_unreachable_llm_still_answers_and_says_so(ui):
+    """The chat picks an OpenAI-compatible server that does not answer (port 9): the LLM
+    calls fail, the answer comes from the course materials, and a toast says why."""
+    chat = await ui.login("frank")
+    await chat.open()
+    await chat.change_settings({"language": "ru", "mode": "explain", "llm_backend": "openai", "llm_model": "m",
+                                "preset": "smoke"})
+    turn = await chat.say("Зачем нужен паддинг в свёрточной сети?", timeout=120)
+    assert "добавляет нули" in turn.answer["output"]
+    assert [e for e in turn.elements_for(turn.answer["id"]) if e["name"] == "[1]"]
+    toasts = turn.of("toast")
+    assert toasts and "Языковая модель недоступна" in toasts[0]["message"] and toasts[0]["type"] == "warning"
+
+    # a model that cannot even be loaded: the same, and the toast says why
+    await chat.change_settings({"language": "ru", "mode": "explain", "llm_backend": "llamacpp",
+                                "llm_model": "/nonexistent/model.gguf", "preset": "smoke"})
+    turn = await chat.say("Что делает max pooling?", timeout=120)
+    assert "максимум" in turn.answer["output"] and not turn.answer["isError"]
+    (toast,) = turn.of("toast")
+    assert "Языковая модель недоступна" in toast["message"] and "GGUF model not found" in toast["message"]
+
+
+async def test_service_failure_is_an_error_message_not_a_hang(ui, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    from tutor.agent.threads import ThreadStore
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'broken.db'}")
+    ui.service._threads = ThreadStore(engine)
+    with engine.begin() as c:  # the threads database loses its tables
+        c.execute(text("DROP TABLE chat_messages"))
+        c.execute(text("DROP TABLE chat_threads"))
+    chat = await ui.login("gina")
+    await chat.open()
+    turn = await chat.say("Зачем нужен паддинг?", timeout=60)
+    answer = turn.answer
+    assert answer["isError"] and "Не получилось ответить" in answer["output"]
+    assert "chat_threads" in answer["output"]
+    assert turn.of("task_end")
