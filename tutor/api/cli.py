@@ -79,6 +79,8 @@ def cmd_keys_revoke(a) -> int:
 
 
 def cmd_serve(a) -> int:
+    import logging
+
     import uvicorn
 
     from tutor.api.main import create_app
@@ -90,6 +92,9 @@ def cmd_serve(a) -> int:
         updates["ui"] = False
     if updates:
         st = st.model_copy(update=updates)
+    # the tutor's own loggers (turns cancelled by a client, LLM fallbacks, job failures) go to
+    # stderr next to uvicorn's access log; TUTOR_LOG_LEVEL=debug for more
+    logging.basicConfig(level=st.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(st)
     shown = "localhost" if st.host in ("127.0.0.1", "0.0.0.0") else st.host
     print(f"tutor: UI http://{shown}:{st.port}/  API http://{shown}:{st.port}/v1  docs http://{shown}:{st.port}/docs"

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tutor.api.errors import APIError
 from tutor.api.keys import LOCAL, Principal
@@ -24,8 +25,15 @@ def get_jobs(request: Request):
     return request.app.state.jobs
 
 
-def get_principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+# documents the scheme in OpenAPI (the "Authorize" button of /docs); the header itself is
+# parsed below so that a missing and a malformed header get their own messages
+bearer = HTTPBearer(auto_error=False, description="An API key: `python -m tutor keys create NAME --role student`.")
+
+
+def get_principal(request: Request,
+                  _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None) -> Principal:
     st: Settings = request.app.state.settings
+    authorization = request.headers.get("authorization")
     if not request.app.state.auth_enabled:
         principal = LOCAL
     else:

@@ -79,6 +79,39 @@ class JobRequest(BaseModel):
     user: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[\w.:@-]+$")
 
 
+class ArtifactInfo(BaseModel):
+    name: str
+    kind: str | None = None
+    size: int | None = None
+
+
+class JobInfo(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "3f9c2a1b7d4e", "tool": "cnn", "preset": "smoke", "status": "succeeded", "owner": "alice", "priority": 0,
+        "config": {"epochs": 1, "lr": 0.002}, "metrics": {"test_accuracy": 0.91}, "error": None, "device": "cpu",
+        "created_at": 1767225600.0, "started_at": 1767225601.0, "finished_at": 1767225615.0,
+        "artifacts": [{"name": "learning_curves.png", "kind": "image", "size": 41210}]}]})
+    id: str
+    tool: str
+    preset: str | None = None
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    owner: str | None = None
+    priority: int = 0
+    config: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
+    error: str | None = None
+    device: str | None = None
+    created_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    artifacts: list[ArtifactInfo] = Field(default_factory=list, description="Download with GET .../artifacts/{name}.")
+
+
+class JobList(BaseModel):
+    total: int
+    items: list[JobInfo]
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str
@@ -88,4 +121,16 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-ERRORS = {s: {"model": ErrorResponse} for s in (401, 403, 404, 413, 415, 422, 429)}
+ERRORS = {s: {"model": ErrorResponse} for s in (400, 401, 403, 404, 413, 415, 422, 429)}
+
+
+def sse_response(description: str, data_description: str, json_data: bool = True) -> dict:
+    """OpenAPI for a Server-Sent Events 200 response: `itemSchema` describes one event
+    (OpenAPI 3.2 style, the same shape FastAPI documents for its own SSE routes)."""
+    data: dict[str, Any] = {"type": "string", "description": data_description}
+    if json_data:
+        data["contentMediaType"] = "application/json"
+    item = {"type": "object", "required": ["data"], "properties": {
+        "event": {"type": "string"}, "id": {"type": "string"}, "retry": {"type": "integer", "minimum": 0},
+        "data": data}}
+    return {"description": description, "content": {"text/event-stream": {"itemSchema": item}}}

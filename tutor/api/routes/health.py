@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from tutor.api import metrics
+from tutor.api.deps import PrincipalDep
+from tutor.api.errors import APIError
+from tutor.api.schemas import ERRORS
 
 router = APIRouter(tags=["health"])
 
@@ -17,7 +20,9 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: index loaded, database reachable, LLM loadable")
+@router.get("/readyz", summary="Readiness: index loaded, database reachable, LLM loadable",
+            responses={200: {"description": "Ready: every check is ok"},
+                       503: {"description": "Not ready: the failing checks say why"}})
 async def readyz(request: Request):
     st = request.app.state
     checks: dict[str, dict] = {}
@@ -46,21 +51,18 @@ async def readyz(request: Request):
     return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 async def prometheus(request: Request):
     try:
         counts = await asyncio.to_thread(request.app.state.jobs.counts)
     except Exception:
         counts = {}
-    return Response(metrics.render(counts), media_type="text/plain; version=0.0.4")
+    return PlainTextResponse(metrics.render(counts), media_type="text/plain; version=0.0.4")
 
 
-@router.get("/v1/feedback", tags=["ui"], summary="Thumbs up/down given in the chat UI (admin keys)")
-async def feedback(request: Request):
-    from tutor.api.deps import get_principal
-    from tutor.api.errors import APIError
-
-    principal = get_principal(request, request.headers.get("authorization"))
+@router.get("/v1/feedback", tags=["ui"], summary="Thumbs up/down given in the chat UI (admin keys)",
+            responses=ERRORS)
+async def feedback(request: Request, principal: PrincipalDep):
     if not principal.is_admin:
         raise APIError(403, "forbidden", "feedback is visible to admin keys only")
     from tutor.ui.store import UserStore

@@ -16,7 +16,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from tutor.api.deps import JobsDep, PrincipalDep, SettingsDep, TutorDep, owner_for
 from tutor.api.errors import APIError
-from tutor.api.schemas import ERRORS, JobRequest
+from tutor.api.schemas import ERRORS, JobInfo, JobList, JobRequest, sse_response
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
@@ -52,7 +52,7 @@ def _job_error(e: Exception) -> APIError:
     return APIError(422, "invalid_config", str(e))
 
 
-@router.post("/jobs", status_code=201, responses=ERRORS, summary="Submit an experiment job")
+@router.post("/jobs", status_code=201, response_model=JobInfo, responses=ERRORS, summary="Submit an experiment job")
 async def submit(body: JobRequest, principal: PrincipalDep, jobs: JobsDep) -> dict:
     from pydantic import ValidationError
 
@@ -70,7 +70,7 @@ async def submit(body: JobRequest, principal: PrincipalDep, jobs: JobsDep) -> di
     return _public(jobs.get(job_id))
 
 
-@router.get("/jobs", responses=ERRORS, summary="List jobs (yours; admins see all)")
+@router.get("/jobs", response_model=JobList, responses=ERRORS, summary="List jobs (yours; admins see all)")
 async def list_jobs(principal: PrincipalDep, jobs: JobsDep,
                     tool: Annotated[str | None, Query(max_length=64)] = None,
                     status: Annotated[str | None, Query(pattern="^(queued|running|succeeded|failed|cancelled)$")] = None,
@@ -84,18 +84,22 @@ async def list_jobs(principal: PrincipalDep, jobs: JobsDep,
     return {"total": len(rows), "items": [_public(j) for j in rows[offset: offset + limit]]}
 
 
-@router.get("/jobs/{job_id}", responses=ERRORS, summary="One job with its metrics and artifacts")
+@router.get("/jobs/{job_id}", response_model=JobInfo, responses=ERRORS, summary="One job with its metrics and artifacts")
 async def get_job(job_id: str, principal: PrincipalDep, jobs: JobsDep) -> dict:
     return _public(await asyncio.to_thread(_owned, jobs, job_id, principal))
 
 
-@router.post("/jobs/{job_id}/cancel", responses=ERRORS, summary="Cancel a queued or running job")
+@router.post("/jobs/{job_id}/cancel", response_model=JobInfo, responses=ERRORS,
+             summary="Cancel a queued or running job")
 async def cancel(job_id: str, principal: PrincipalDep, jobs: JobsDep) -> dict:
     await asyncio.to_thread(_owned, jobs, job_id, principal)
     return _public(await asyncio.to_thread(jobs.cancel, job_id))
 
 
-@router.get("/jobs/{job_id}/events", responses=ERRORS, summary="Live job events (SSE, resumable)",
+@router.get("/jobs/{job_id}/events", response_class=EventSourceResponse, summary="Live job events (SSE, resumable)",
+            responses={**ERRORS, 200: sse_response(
+                "Server-Sent Events: `event: <type>` (status, progress, log, metric, artifact...), `id: <seq>`.",
+                "The stored event as JSON: `seq`, `type`, `payload`, `ts`.")},
             description="History first, then live events until the job ends. Each event's `id` is its sequence "
                         "number: reconnect with `Last-Event-ID` to resume without duplicates.")
 async def events(job_id: str, principal: PrincipalDep, jobs: JobsDep,
@@ -111,7 +115,9 @@ async def events(job_id: str, principal: PrincipalDep, jobs: JobsDep,
     return EventSourceResponse(gen(), ping=15)
 
 
-@router.get("/jobs/{job_id}/artifacts/{name}", responses=ERRORS, summary="Download an artifact")
+@router.get("/jobs/{job_id}/artifacts/{name}", response_class=FileResponse, summary="Download an artifact",
+            responses={**ERRORS, 200: {"description": "The file (PNG plots, HTML, metrics.json, model.pt...)",
+                                       "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}})
 async def artifact(job_id: str, name: str, principal: PrincipalDep, jobs: JobsDep):
     job = await asyncio.to_thread(_owned, jobs, job_id, principal)
     art = next((a for a in job.get("artifacts") or [] if a.get("name") == name), None)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import uuid
+from contextlib import aclosing
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -17,7 +19,9 @@ from sse_starlette.sse import EventSourceResponse
 
 from tutor.api.deps import PrincipalDep, TutorDep, owner_for
 from tutor.api.errors import APIError
-from tutor.api.schemas import ERRORS, MAX_MESSAGE
+from tutor.api.routes.chat import cancellable, count
+from tutor.api.schemas import ERRORS, MAX_MESSAGE, sse_response
+from tutor.agent.events import Source
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 MODEL_ID = "tutor"
@@ -40,10 +44,51 @@ class OARequest(BaseModel):
     max_tokens: int | None = Field(None, ge=1, le=32768)
 
 
+class OAModel(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class OAModelList(BaseModel):
+    object: Literal["list"]
+    data: list[OAModel]
+
+
+class OAAssistantMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str
+
+
+class OAChoice(BaseModel):
+    index: int
+    message: OAAssistantMessage
+    finish_reason: str
+
+
+class OAUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class OACompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[OAChoice]
+    usage: OAUsage
+    sources: list[Source] = Field(description="The passages the answer cites (also as footnotes in the content).")
+    thread_id: str
+
+
 def _text(m: OAMessage) -> str:
     if isinstance(m.content, str):
         return m.content
-    return "".join(p.get("text", "") for p in m.content or [] if isinstance(p, dict) and p.get("type") == "text")
+    return "".join(p["text"] for p in m.content or []
+                   if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str))
 
 
 def footnotes(sources) -> str:
@@ -53,17 +98,21 @@ def footnotes(sources) -> str:
 
 
 def _thread(principal, body: OARequest, users: list[str]) -> str:
-    if body.user:
+    if body.user and re.fullmatch(r"[\w.:@-]{1,64}", body.user):
         return f"{principal.name}/oa-{body.user}"
-    return f"{principal.name}/oa-" + hashlib.sha1(users[0].encode()).hexdigest()[:16]
+    seed = body.user or users[0]  # a user id that is too long or odd for a thread id is hashed
+    return f"{principal.name}/oa-" + hashlib.sha1(seed.encode("utf-8", "replace")).hexdigest()[:16]
 
 
-@router.get("/models", summary="OpenAI-compatible model list")
+@router.get("/models", response_model=OAModelList, responses=ERRORS, summary="OpenAI-compatible model list")
 async def models(principal: PrincipalDep) -> dict:
     return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 1767225600, "owned_by": "tutor"}]}
 
 
-@router.post("/chat/completions", responses=ERRORS, summary="OpenAI-compatible chat completion")
+@router.post("/chat/completions", summary="OpenAI-compatible chat completion", responses={**ERRORS, 200: {
+    "model": OACompletion, "description": "A chat.completion; with `stream: true` Server-Sent Events instead.",
+    "content": sse_response("", "A chat.completion.chunk as JSON; the last event's data is `[DONE]`.",
+                            json_data=False)["content"]}})
 async def completions(body: OARequest, principal: PrincipalDep, tutor: TutorDep):
     users = [_text(m) for m in body.messages if m.role == "user"]
     if not users or not users[-1].strip():
@@ -76,6 +125,7 @@ async def completions(body: OARequest, principal: PrincipalDep, tutor: TutorDep)
     if not body.stream:
         final = None
         async for ev in tutor.chat(thread, owner, users[-1]):
+            count(ev)
             if ev.type == "final":
                 final = ev
         content = final.answer + footnotes(final.sources)
@@ -92,14 +142,15 @@ async def completions(body: OARequest, principal: PrincipalDep, tutor: TutorDep)
 
     async def gen():
         yield chunk({"role": "assistant", "content": ""})
-        async for ev in tutor.chat(thread, owner, users[-1]):
-            if ev.type == "token":
-                yield chunk({"content": ev.text})
-            elif ev.type == "final":
-                notes = footnotes(ev.sources)
-                if notes:
-                    yield chunk({"content": notes})
-                yield chunk({}, "stop", sources=[s.model_dump() for s in ev.sources])
+        async with aclosing(cancellable(tutor.chat(thread, owner, users[-1]), "chat_completions", thread)) as events:
+            async for ev in events:
+                if ev.type == "token":
+                    yield chunk({"content": ev.text})
+                elif ev.type == "final":
+                    notes = footnotes(ev.sources)
+                    if notes:
+                        yield chunk({"content": notes})
+                    yield chunk({}, "stop", sources=[s.model_dump() for s in ev.sources])
         yield {"data": "[DONE]"}
 
     return EventSourceResponse(gen(), ping=15)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tutor.api.deps import PrincipalDep
-from tutor.api.schemas import ToolInfo
+from tutor.api.schemas import ERRORS, ToolInfo
 
 router = APIRouter(prefix="/v1", tags=["tools"])
 
 
-@router.get("/tools", response_model=list[ToolInfo], summary="List experiment tools and their config schemas")
+@router.get("/tools", response_model=list[ToolInfo], responses=ERRORS, summary="List experiment tools and their config schemas")
 async def list_tools(principal: PrincipalDep) -> list[ToolInfo]:
     from tools.registry import TOOLS
 
