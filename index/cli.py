@@ -54,7 +54,7 @@ def _build(paths, index_dir, embedder, quiet) -> tuple[int, object]:
         report = build_index(
             paths, index_dir, embedder_spec=embedder or st.embedder, chunk_size=st.chunk_size,
             chunk_overlap=st.chunk_overlap, chunk_min=st.chunk_min, ann_threshold=st.ann_threshold,
-            batch_size=st.embed_batch_size, cache_path=index_dir.parent / "embed_cache.sqlite",
+            batch_size=st.embed_batch_size, cache_path=st.embed_cache or index_dir.parent / "embed_cache.sqlite",
             progress=not quiet and sys.stderr.isatty(), warn=lambda m: print(f"warning: {m}", file=sys.stderr),
         )
     except BuildError as e:
@@ -119,7 +119,7 @@ def cmd_search(a) -> int:
     queries = [line.strip() for line in sys.stdin if line.strip()] if a.query == ["-"] else [" ".join(a.query)]
     try:
         idx = HybridIndex.load(a.index_dir or st.index_dir, rrf_k=st.rrf_k, use_gpu=st.use_gpu_index,
-                                    dense_weight=st.dense_weight)
+                                    dense_weight=st.dense_weight, heading_weight=st.heading_weight)
     except IndexNotFound as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

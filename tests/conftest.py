@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -15,6 +16,14 @@ SHARED_COURSE = ROOT.parent / "shared" / "course"
 # Must happen before tutor.settings is imported anywhere.
 _SESSION_DATA = Path(tempfile.mkdtemp(prefix="tutor-test-data-"))
 os.environ.setdefault("TUTOR_DATA_DIR", str(_SESSION_DATA))
+# One embedding cache for every index the tests build (fixtures and server subprocesses),
+# seeded from the one `make test` filled when it built the default index: the packaged
+# encoder is deterministic, so a cached vector is the vector it would compute (~10-40
+# chunks/s on 2 cores otherwise, for each of the several indexes over the same corpus).
+EMBED_CACHE = _SESSION_DATA / "embed_cache.sqlite"
+if (ROOT / "data" / "embed_cache.sqlite").exists():
+    shutil.copyfile(ROOT / "data" / "embed_cache.sqlite", EMBED_CACHE)
+os.environ.setdefault("TUTOR_EMBED_CACHE", str(EMBED_CACHE))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

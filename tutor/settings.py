@@ -43,6 +43,9 @@ class Settings(BaseSettings):
         "or 'st:<hf model id>' for any sentence-transformers model (online, e.g. "
         "'st:intfloat/multilingual-e5-small').",
     )
+    embed_cache: Path | None = Field(
+        None, description="SQLite cache of chunk embeddings, shared by every index build that uses it "
+                          "(default: next to the index directory).")
     embed_batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding batch.")
     chunk_size: int = Field(900, ge=200, le=8000, description="Target chunk size in characters.")
     chunk_overlap: int = Field(150, ge=0, le=2000, description="Characters of overlap between neighbouring chunks.")
@@ -55,6 +58,9 @@ class Settings(BaseSettings):
     dense_weight: float = Field(
         0.3, ge=0.0, le=10.0, description="Weight of the dense ranking in the fusion (BM25 counts 1.0); tuned on tests/evals."
     )
+    heading_weight: float = Field(
+        0.04, ge=0.0, le=1.0, description="Bonus for the share of query terms in a chunk's heading path, added to the "
+                                           "fused score; tuned on tests/evals.")
     use_gpu_index: bool = Field(True, description="Use a FAISS GPU index when CUDA and faiss-gpu are present.")
 
     # ---- experiments / jobs ------------------------------------------------------------
@@ -107,6 +113,12 @@ class Settings(BaseSettings):
         60, ge=1, le=100_000, description="Default requests per minute per API key (429 with Retry-After above)."
     )
     ui: bool = Field(True, description="Mount the Chainlit UI at / in the API process.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level of `tutor serve`.")
+    ui_llm_models: str = Field(
+        "", description="Comma-separated models students may pick in the UI's chat settings (besides the default); "
+                        "staff and admins may enter any model.")
+    oauth_allowed_domains: str = Field(
+        "", description="Comma-separated e-mail domains allowed to log in to the UI through OAuth (empty: any).")
 
     # ---- bots (thin clients of the HTTP API) ---------------------------------------------
     bot_api_url: str = Field("http://127.0.0.1:8000", description="Tutor API the bots talk to.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
+import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -65,6 +65,9 @@ class TutorService:
         self._llm = llm  # (chat model, capabilities) or None to load from settings
         self._threads = threads
         self._graph = None
+        from tutor.jobs.worker import extra_tools
+
+        extra_tools()  # tools registered through TUTOR_EXTRA_TOOLS are known to the chat too
 
     # ---- lazily created collaborators --------------------------------------------------
     @property
@@ -74,7 +77,7 @@ class TutorService:
 
             st = self.settings
             self._index = HybridIndex.load(st.index_dir, rrf_k=st.rrf_k, use_gpu=st.use_gpu_index,
-                                    dense_weight=st.dense_weight)
+                                    dense_weight=st.dense_weight, heading_weight=st.heading_weight)
         return self._index
 
     @property
@@ -146,9 +149,14 @@ class TutorService:
         try:
             async for chunk in self.graph.astream(state, stream_mode="custom"):
                 yield chunk
-        except Exception as e:  # a bug or an unavailable backend must not kill the caller
-            log.exception("chat turn failed")
-            msg = _t(lang, f"Не получилось ответить: {e}", f"Could not answer: {e}")
+        except Exception:  # a bug or an unavailable backend must not kill the caller
+            # the details (SQL, paths, stack) go to the log under a reference, not to the student
+            ref = uuid.uuid4().hex[:8]
+            log.exception("chat turn failed [ref %s]", ref)
+            msg = _t(lang, f"Не получилось ответить из-за внутренней ошибки (код {ref}). Попробуйте ещё раз "
+                           "или сообщите код преподавателю.",
+                     f"Could not answer because of an internal error (reference {ref}). Please try again or "
+                     "give the reference to the course staff.")
             yield ErrorEvent(code="internal_error", message=msg)
             yield FinalEvent(answer=msg, intent="error", mode=mode or "explain", thread_id=thread_id, language=lang)
 
@@ -378,7 +386,6 @@ class TutorService:
         return await self._submit_and_watch(state, tool, preset, config)
 
     async def _submit_and_watch(self, state: dict, tool: str, preset: str, config: dict) -> dict:
-        from tools.common import parse_event
         from tutor.jobs.service import JobError
 
         lang = state["language"]
@@ -392,28 +399,28 @@ class TutorService:
         self._emit(JobSubmittedEvent(job_id=job_id, tool=tool, preset=preset, config=config))
         self._stream_text(_t(lang, f"Задача {job_id} поставлена в очередь ({tool}, {preset}).\n",
                              f"Job {job_id} queued ({tool}, {preset}).\n"))
-        deadline = time.monotonic() + self.settings.chat_wait_for_job_s
         status = None
         try:
-            async for ev in self.jobs.events(job_id, since=0):
-                if time.monotonic() > deadline:
-                    break
-                etype = ev.get("type")
-                payload = ev.get("payload") or {}
-                if etype == "progress":
-                    self._emit(JobProgressEvent(job_id=job_id, step=payload.get("step"), total=payload.get("total"),
-                                                unit=payload.get("unit"), metrics=payload.get("metrics") or {}))
-                elif etype == "log":
-                    self._emit(JobProgressEvent(job_id=job_id, message=payload.get("message")))
-                elif etype == "artifact":
-                    self._emit(ArtifactEvent(job_id=job_id, name=payload.get("name", ""), path=payload.get("path", ""),
-                                             kind=payload.get("kind", "other")))
-                elif etype == "status":
-                    status = payload.get("status")
-                    if status in ("succeeded", "failed", "cancelled"):
-                        break
-        except asyncio.CancelledError:  # the client went away: the job keeps running
-            raise
+            # the turn follows the job for at most chat_wait_for_job_s, also while it sits in the
+            # queue emitting nothing; then the job keeps running and the answer says how to follow it
+            async with asyncio.timeout(self.settings.chat_wait_for_job_s):
+                async for ev in self.jobs.events(job_id, since=0):
+                    etype = ev.get("type")
+                    payload = ev.get("payload") or {}
+                    if etype == "progress":
+                        self._emit(JobProgressEvent(job_id=job_id, step=payload.get("step"), total=payload.get("total"),
+                                                    unit=payload.get("unit"), metrics=payload.get("metrics") or {}))
+                    elif etype == "log":
+                        self._emit(JobProgressEvent(job_id=job_id, message=payload.get("message")))
+                    elif etype == "artifact":
+                        self._emit(ArtifactEvent(job_id=job_id, name=payload.get("name", ""),
+                                                 path=payload.get("path", ""), kind=payload.get("kind", "other")))
+                    elif etype == "status":
+                        status = payload.get("status")
+                        if status in ("succeeded", "failed", "cancelled"):
+                            break
+        except TimeoutError:
+            pass
         job = await asyncio.to_thread(self.jobs.get, job_id)
         status = (job or {}).get("status", status)
         if status != "succeeded":
