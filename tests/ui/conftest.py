@@ -251,14 +251,14 @@ async def ui(ui_index, tmp_path, monkeypatch):
     await jobs.start()
     opened: list[ChatUI] = []
 
-    async def login(name: str, password: str = "student-pass-1") -> ChatUI:
+    async def login(name: str, password: str = "student-pass-1", role: str = "student") -> ChatUI:
         """Password login as Chainlit's /login does it: the auth callback, then the user is
         persisted by the data layer; the chat opens (on_chat_start)."""
         from chainlit.config import config
         from chainlit.data import get_data_layer
 
         if users.verify(name, password) is None:
-            users.create(name, password)
+            users.create(name, password, role=role)
         user = await config.code.password_auth_callback(name, password)
         assert user is not None
         persisted = await get_data_layer().create_user(user)

@@ -28,7 +28,8 @@ async def test_starter_question_streams_a_cited_answer(ui):
     chat = await ui.login("alice")
     opened = await chat.open()
     widgets = {w["id"]: w for w in opened.of("chat_settings")[0]}
-    assert set(widgets) == {"language", "mode", "llm_backend", "llm_model", "preset"}
+    # a student with no allow-listed models picks the backend only (staff also type a model)
+    assert set(widgets) == {"language", "mode", "llm_backend", "preset"}
     assert widgets["mode"]["initial"] == "explain" and widgets["mode"]["items"]
 
     # the starters the welcome screen shows ask what their labels promise
@@ -207,9 +208,9 @@ async def test_mode_switch_in_settings_reaches_the_service(ui):
 
 
 async def test_unreachable_llm_still_answers_and_says_so(ui):
-    """The chat picks an OpenAI-compatible server that does not answer (port 9): the LLM
+    """Staff pick an OpenAI-compatible server that does not answer (port 9): the LLM
     calls fail, the answer comes from the course materials, and a toast says why."""
-    chat = await ui.login("frank")
+    chat = await ui.login("frank", role="staff")
     await chat.open()
     await chat.change_settings({"language": "ru", "mode": "explain", "llm_backend": "openai", "llm_model": "m",
                                 "preset": "smoke"})
@@ -228,6 +229,20 @@ async def test_unreachable_llm_still_answers_and_says_so(ui):
     assert "Языковая модель недоступна" in toast["message"] and "GGUF model not found" in toast["message"]
 
 
+async def test_students_choose_llms_from_the_allow_list_only(ui):
+    """A student's settings form offers the configured backend, 'none' and the allow-listed
+    models; a forged form value (any backend, any model path) is ignored."""
+    ui.settings.ui_llm_models = "qwen2.5-7b-instruct"
+    chat = await ui.login("hana")
+    widgets = {w["id"]: w for w in (await chat.open()).of("chat_settings")[0]}
+    assert {i["value"] for i in widgets["llm_backend"]["items"]} == {"none"}
+    assert {i["value"] for i in widgets["llm_model"]["items"]} == {"", "qwen2.5-7b-instruct"}
+    await chat.change_settings({"language": "ru", "mode": "explain", "llm_backend": "llamacpp",
+                                "llm_model": "/etc/passwd", "preset": "smoke"})
+    turn = await chat.say("Что делает max pooling?", timeout=120)
+    assert "максимум" in turn.answer["output"] and not turn.of("toast")  # nothing was loaded
+
+
 async def test_service_failure_is_an_error_message_not_a_hang(ui, tmp_path):
     from sqlalchemy import create_engine, text
 
@@ -243,5 +258,6 @@ async def test_service_failure_is_an_error_message_not_a_hang(ui, tmp_path):
     turn = await chat.say("Зачем нужен паддинг?", timeout=60)
     answer = turn.answer
     assert answer["isError"] and "Не получилось ответить" in answer["output"]
-    assert "chat_threads" in answer["output"]
+    assert "chat_threads" not in answer["output"] and "sqlite" not in answer["output"]  # no internals leak
+    assert re.search(r"код [0-9a-f]{8}", answer["output"])  # a reference the staff find in the log
     assert turn.of("task_end")

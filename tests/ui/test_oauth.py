@@ -93,7 +93,7 @@ async def test_oauth_callback_maps_accounts(ui, monkeypatch):
     ui.users.set_role("google:ann@uni.example.org", "staff")
     assert (await oauth("google", "tok", {"email": "ann@uni.example.org"}, google)).metadata["role"] == "staff"
 
-    monkeypatch.setenv("TUTOR_OAUTH_ALLOWED_DOMAINS", "uni.example.org, @Students.Example.org")
+    monkeypatch.setattr(ui.settings, "oauth_allowed_domains", "uni.example.org, @Students.Example.org")
     kc = cl.User(identifier="bo@students.example.org", metadata={"provider": "keycloak"})
     assert await oauth("keycloak", "t", {"email": "bo@students.example.org", "email_verified": False}, kc) is None
     assert (await oauth("keycloak", "t", {"email": "bo@students.example.org", "email_verified": True}, kc)).identifier \

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from pathlib import Path
 
 import chainlit as cl
@@ -76,8 +75,7 @@ def _oauth_email(provider_id: str, raw: dict, default_user) -> str | None:
 
 
 def _allowed_domains() -> list[str]:
-    raw = (getattr(runtime.settings(), "oauth_allowed_domains", None)
-           or os.environ.get("TUTOR_OAUTH_ALLOWED_DOMAINS", ""))
+    raw = runtime.settings().oauth_allowed_domains
     if isinstance(raw, str):
         raw = raw.split(",")
     return [d.strip().lower().lstrip("@") for d in raw if d and d.strip()]
@@ -131,24 +129,53 @@ async def starters(user=None, language=None):
     ]
 
 
+def _is_staff() -> bool:
+    user = cl.user_session.get("user")
+    return ((getattr(user, "metadata", None) or {}).get("role") in ("staff", "admin"))
+
+
+def _student_models() -> list[str]:
+    """Models a student may choose: the configured default and TUTOR_UI_LLM_MODELS."""
+    st = runtime.settings()
+    extra = [m.strip() for m in (st.ui_llm_models or "").split(",") if m.strip()]
+    return list(dict.fromkeys([st.llm_model or ""] + extra))
+
+
+def _llm_widgets(v: dict) -> list:
+    """Staff pick any backend and model; students pick among the configured backend, 'none'
+    (answers quoted from the materials, no LLM) and the allow-listed models: a student must
+    not make the server load an arbitrary model file."""
+    st = runtime.settings()
+    if _is_staff():
+        backends = list(dict.fromkeys(["llamacpp", "openai", "hf", "none", st.llm_backend]))
+        return [Select(id="llm_backend", label="LLM", values=backends,
+                       initial_value=v.get("llm_backend") if v.get("llm_backend") in backends else st.llm_backend),
+                TextInput(id="llm_model", label="LLM model (path or name)",
+                          initial=v.get("llm_model") or st.llm_model or "")]
+    backends = list(dict.fromkeys([st.llm_backend, "none"]))
+    models = _student_models()
+    widgets = [Select(id="llm_backend", label="LLM", values=backends,
+                      initial_value=v.get("llm_backend") if v.get("llm_backend") in backends else st.llm_backend)]
+    if len(models) > 1:
+        items = {(m or "default / по умолчанию"): m for m in models}
+        widgets.append(Select(id="llm_model", label="LLM model", items=items,
+                              initial_value=v.get("llm_model") if v.get("llm_model") in models else models[0]))
+    return widgets
+
+
 def _settings_widgets(values: dict | None = None) -> list:
     st, v = runtime.settings(), values or {}
 
     def pick(key, allowed, default):
         return v.get(key) if v.get(key) in allowed else default
 
-    backends = ["llamacpp", "openai", "none"] + ([st.llm_backend] if st.llm_backend not in ("llamacpp", "openai", "none")
-                                                 else [])
     return [
         Select(id="language", label="Язык / Language", values=["ru", "en"],
                initial_value=pick("language", ["ru", "en"], "ru")),
         Select(id="mode", label="Режим / Mode", values=["explain", "hint"],
                initial_value=pick("mode", ["explain", "hint"], "explain"),
                description="hint: наводящие вопросы без готовых решений"),
-        Select(id="llm_backend", label="LLM", values=backends,
-               initial_value=pick("llm_backend", backends, st.llm_backend)),
-        TextInput(id="llm_model", label="LLM model (path or name)",
-                  initial=v.get("llm_model") or st.llm_model or ""),
+        *_llm_widgets(v),
         Select(id="preset", label="Пресет экспериментов / Default preset", values=["smoke", "quick", "full"],
                initial_value=pick("preset", ["smoke", "quick", "full"], st.default_preset)),
     ]
@@ -183,6 +210,12 @@ async def apply_settings(settings: dict):
     cl.user_session.set("mode", settings.get("mode") or "explain")
     cl.user_session.set("preset", settings.get("preset") or "quick")
     backend, model = settings.get("llm_backend"), (settings.get("llm_model") or None)
+    if not _is_staff():  # the settings form is client input: re-check the allow-list
+        st = runtime.settings()
+        if backend not in (st.llm_backend, "none"):
+            backend = st.llm_backend
+        if (model or "") not in _student_models():
+            model = st.llm_model
     cl.user_session.set("llm", (backend, model))
 
 
