@@ -54,3 +54,15 @@ def run_dir(tmp_path) -> Path:
     d = tmp_path / "run"
     d.mkdir()
     return d
+
+
+@pytest.fixture(autouse=True)
+def _tool_registry_restored():
+    """Tools registered by a test (TUTOR_EXTRA_TOOLS: sleeper, curve) are removed after it,
+    so that the registry other tests see is the project's own."""
+    from tools.registry import TOOLS
+
+    before = dict(TOOLS)
+    yield
+    for name in set(TOOLS) - set(before):
+        TOOLS.pop(name, None)

@@ -1,10 +1,14 @@
 import asyncio
-import os
 import time
 
 import pytest
 
-os.environ["TUTOR_EXTRA_TOOLS"] = "sleeper=tests.jobs.sleeper_tool"
+
+@pytest.fixture(autouse=True)
+def sleeper_tool(monkeypatch):
+    """The sleeper tool is registered for these tests only: set at import time, the variable
+    leaked into every later test (and the API servers they start as subprocesses)."""
+    monkeypatch.setenv("TUTOR_EXTRA_TOOLS", "sleeper=tests.jobs.sleeper_tool")
 
 
 @pytest.fixture

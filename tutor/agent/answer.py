@@ -74,7 +74,10 @@ def is_relevant(hits: list[Hit], question: str) -> bool:
         return False
     best = max((h.dense_score or 0.0) for h in hits)
     cov = max(coverage(question, h) for h in hits[:3])
-    return best >= DENSE_RELEVANT or cov >= COVERAGE_RELEVANT or (best >= DENSE_WEAK and cov >= 0.34)
+    if best >= DENSE_RELEVANT or cov >= COVERAGE_RELEVANT or (best >= DENSE_WEAK and cov >= 0.34):
+        return True
+    # "the solution of homework 3": few content words, but the homework pages were found
+    return bool(HOMEWORK.search(question)) and any("homework" in h.source for h in hits[:5])
 
 
 def is_off_topic(hits: list[Hit], question: str) -> bool:
@@ -84,59 +87,215 @@ def is_off_topic(hits: list[Hit], question: str) -> bool:
     return best < DENSE_OFF_TOPIC and cov == 0.0 and not ML_TERMS.search(question)
 
 
+_LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s+")
+_MAX_UNIT = 700  # a list longer than this is quoted item by item
+
+
+def _clean(line: str) -> str:
+    """Markdown markup off, identifiers intact (requires_grad, W_out, d_model)."""
+    line = re.sub(r"^\s*#+\s*", "", line)
+    line = line.replace("`", "").replace("**", "")
+    line = re.sub(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])", r"\1", line)  # *emphasis*
+    line = re.sub(r"(?<!\w)_(?=\S)([^_\n]+?)(?<=\S)_(?!\w)", r"\1", line)  # _emphasis_
+    return line.strip()
+
+
 def _sentences(text: str) -> list[str]:
-    text = re.sub(r"```.*?```", " ", text, flags=re.S)  # code is shown via sources, not quoted mid-answer
-    out = []
-    for line in text.splitlines():
-        line = re.sub(r"^\s*([-*+]|\d+[.)])\s+", "", line).strip()
-        line = re.sub(r"[*_`#]+", "", line).strip()
+    """Quotable units of a passage: its sentences, except that a bulleted or numbered list
+    stays whole together with the line that introduces it ("Требования: a; b; c"), since
+    its items mean little apart. Code blocks are left out (shown via the sources)."""
+    text = re.sub(r"```.*?```", " ", text, flags=re.S)
+    out: list[str] = []
+    items: list[str] = []
+
+    def flush() -> None:
+        if not items:
+            return
+        lead = out.pop() if out and out[-1].endswith(":") else ""
+        joined = (lead + " " if lead else "") + "; ".join(i.rstrip(";.") for i in items) + "."
+        if len(joined) <= _MAX_UNIT:
+            out.append(joined)
+        else:
+            out.extend(([lead] if lead else []) + items)
+        items.clear()
+
+    for raw in text.splitlines():
+        is_item = bool(_LIST_ITEM.match(raw))
+        line = _clean(_LIST_ITEM.sub("", raw))
         if not line:
             continue
+        if is_item:
+            items.append(line)
+            continue
+        flush()
         out += [s.strip() for s in _SENT.split(line) if s.strip()]
+    flush()
     return out
 
 
-def extractive_answer(question: str, hits: list[Hit], lang: str, embedder=None, max_sentences: int = 5,
-                      per_passage: int = 3) -> str:
-    """Verbatim sentences from the top passages, each followed by its citation [n]."""
-    cands: list[tuple[int, int, str]] = []  # (passage n, position, sentence)
+# Sentence selection (extractive answers). A sentence's score is its cosine to the question
+# (with its section title for context) + lexical overlap with the question's content words
+# + a bonus for better-ranked passages; a sentence in the other language than the question
+# (the lectures exist in Russian and English) is slightly penalised. The answer quotes the
+# best sentence and only sentences close to it: SAME_PASSAGE_MARGIN below the best within
+# its passage, OTHER_PASSAGE_MARGIN elsewhere, so a weakly related passage that retrieval
+# happened to return is not quoted (and cited) just to fill the answer up.
+OVERLAP_WEIGHT = 0.35
+IDF_OVERLAP = True
+SENTENCE_SHARE = 0.0
+RANK_BONUS = 0.08
+OTHER_LANGUAGE_PENALTY = 0.05
+TRANSLATION_SIMILARITY = 0.72  # cosine of a sentence and its translation (0.65-0.9; unrelated pairs < 0.5)
+ANSWER_TYPE_BONUS = 0.15  # "when?" → a sentence with a date, "how many?" → one with a number
+FRAGMENT_PENALTY = 0.2  # full for a 0-character fragment, nothing from FRAGMENT_CHARS up
+FRAGMENT_CHARS = 120
+SAME_PASSAGE_MARGIN = 0.25
+FOLLOW_BEST = True
+OTHER_PASSAGE_MARGIN = 0.05
+
+_ASKS_DATE = re.compile(r"\b(когда|какого числа|в какой день|when|what date)\b.*\b(заняти|лекци|урок|семинар|экзамен|зач[её]т|"
+                        r"дедлайн|срок|сда|выда|lesson|lecture|class|seminar|exam|deadline|due)"
+                        r"|\bдедлайн|\bdeadline", re.I)
+_ASKS_NUMBER = re.compile(r"\bсколько\b|\bво сколько\b|\bкаков\w* (размер|число|количеств|значени)|\bhow (many|much|long|large|big)\b|"
+                          r"\bwhat (value|number|size)\b", re.I)
+_ASKS_FORMULA = re.compile(r"\bкак\b.{0,30}\b(по)?(счита|счит|вычисл|рассчит)|\bформул|\bhow\b.{0,30}\b(comput|calculat)|"
+                           r"\bformula", re.I)
+_MONTHS = re.compile(r"январ|феврал|март|апрел|ма[йя]\b|июн|июл|август|сентябр|октябр|ноябр|декабр|january|february|march|"
+                     r"april|may\b|june|july|august|september|october|november|december", re.I)
+
+
+def _answer_type_bonus(question: str, sentence: str) -> float:
+    """A classic QA prior: the answer to "when is the lesson" holds a date, to "how many" a
+    number, to "how is it computed" a formula."""
+    if _ASKS_DATE.search(question):
+        return ANSWER_TYPE_BONUS if _MONTHS.search(sentence) else 0.0
+    if _ASKS_NUMBER.search(question):
+        return ANSWER_TYPE_BONUS if re.search(r"\d", sentence) else 0.0
+    if _ASKS_FORMULA.search(question):
+        return ANSWER_TYPE_BONUS if re.search(r"\S\s*=\s*\S", sentence) else 0.0
+    return 0.0
+
+
+# a syllabus item phrased as a question ("Какие функции потерь доступны в pytorch")
+_QUESTION_LIKE = re.compile(r"(что|чем|как|какие|какой|какая|каким|зачем|почему|сколько|где|когда|what|how|which|why|when|"
+                            r"where)\s[^,:;—=]*$", re.I)
+
+
+def _form_penalty(sentence: str, headed: bool) -> float:
+    """A question does not answer anything; a short fragment (a syllabus bullet, a
+    caption) says little. Short passages quoted with their heading are exempt."""
+    if sentence.rstrip().endswith("?") or (len(sentence) < 100 and _QUESTION_LIKE.match(sentence)):
+        return ANSWER_TYPE_BONUS + FRAGMENT_PENALTY
+    if headed:
+        return 0.0
+    parts = [p for p in sentence.split("; ") if p.strip()]  # a joined list is as informative as its items
+    length = sum(map(len, parts)) / len(parts) if parts else len(sentence)
+    return FRAGMENT_PENALTY * max(0.0, 1.0 - length / FRAGMENT_CHARS)
+
+
+def _candidates(question: str, hits: list[Hit], lang: str, embedder=None, allow_code: bool = True):
+    """(passage n, position, sentence) of the passages with each sentence's score."""
+    from tutor.agent.router import detect_language
+
+    cands: list[tuple[int, int, str]] = []
     contexts: list[str] = []  # what a sentence is scored with: its section title gives it context
-    for n, h in enumerate(hits[:4], 1):
+    headed: list[bool] = []
+    top = hits[:5]
+    for n, h in enumerate(top, 1):
         title = h.headings[-1] if h.headings else ""
         body = " ".join(h.text.split())
         if len(body) < 140 and title:
             # a short passage (a date, a one-line item) means nothing without its heading
-            cands.append((n, 0, f"{title}: {body}"))
+            if not allow_code and looks_like_code(body):
+                continue
+            cands.append((n, 0, f"{title}: {_clean(body)}"))
             contexts.append(f"{title}: {body}")
+            headed.append(True)
             continue
         for pos, s in enumerate(_sentences(h.text)):
-            if 25 <= len(s) <= 600:
+            if 25 <= len(s) <= _MAX_UNIT and (allow_code or not looks_like_code(s)):
                 cands.append((n, pos, s))
                 contexts.append(f"{title}: {s}" if title else s)
+                headed.append(False)
     if not cands:
-        return ""
-    q_terms = set(tokenize(question))
-    overlap = np.array([len(q_terms & set(tokenize(c))) / (len(q_terms) or 1) for c in contexts])
+        return [], np.zeros(0)
+    q_terms = {t for t in tokenize(question) if t not in QUESTION_WORDS} or set(tokenize(question))
+    # overlap counts the sentence's whole heading path: a sentence of «Свёрточные сети > Паддинг» is about both
+    in_context = [set(tokenize(f"{top[n - 1].section} {c}")) for (n, _, _), c in zip(cands, contexts)]
+    in_sentence = [set(tokenize(c)) for _, _, c in cands]
+    # a question word found in every retrieved passage ("сеть", "ImageNet") tells them apart
+    # less than a rarer one ("паддинг"): the overlap is weighted by the term's inverse
+    # frequency among the passages (with their heading paths)
+    in_passage = [set(tokenize(f"{h.section} {h.text}")) for h in top]
+    df = {t: sum(t in ts for ts in in_passage) for t in q_terms}
+    w = {t: (float(np.log1p(len(top) / (df[t] or 0.5))) if IDF_OVERLAP else 1.0) for t in q_terms}
+    total = sum(w.values()) or 1.0
+    # the section title counts for half: it places a sentence, the sentence itself answers
+    overlap = np.array([((1 - SENTENCE_SHARE) * sum(w[t] for t in q_terms & c) + SENTENCE_SHARE * sum(w[t] for t in q_terms & s))
+                        / total for c, s in zip(in_context, in_sentence)])
+    langs = [detect_language(c) for _, _, c in cands]
+    keep = np.ones(len(cands), dtype=bool)
+    # a lecture exists in Russian (corpus/lectures) and English (corpus/lectures_en): when both
+    # versions were retrieved, only the one in the question's language is quoted
+    sources = {h.source for h in top}
+    for i, (n, _, _) in enumerate(cands):
+        src = top[n - 1].source
+        twin = src.replace("/lectures_en/", "/lectures/") if "/lectures_en/" in src else src.replace("/lectures/", "/lectures_en/")
+        if langs[i] != lang and twin != src and twin in sources:
+            keep[i] = False
     if embedder is not None:
         vecs = embedder.encode(contexts)
         qv = embedder.encode([question], is_query=True)[0]
         sim = vecs @ qv
+        # the lectures exist in Russian and English: of a sentence and its translation, only
+        # the one in the question's language is a candidate
+        pair = vecs @ vecs.T
+        for i in range(len(cands)):
+            for j in range(len(cands)):
+                if langs[i] != lang and langs[j] == lang and pair[i, j] >= TRANSLATION_SIMILARITY:
+                    keep[i] = False
     else:
         sim = np.zeros(len(cands))
-    rank_bonus = np.array([0.08 * (4 - n) / 3 for n, _, _ in cands])  # prefer better-ranked passages
-    score = sim + 0.35 * overlap + rank_bonus
+    span = max(len(top) - 1, 1)
+    rank_bonus = np.array([RANK_BONUS * (len(top) - n) / span for n, _, _ in cands])
+    other_lang = np.array([OTHER_LANGUAGE_PENALTY * (lg != lang) for lg in langs])
+    form = np.array([_answer_type_bonus(question, s) - _form_penalty(s, hd) for (_, _, s), hd in zip(cands, headed)])
+    score = sim + OVERLAP_WEIGHT * overlap + rank_bonus - other_lang + form
+    return [c for c, k in zip(cands, keep) if k], score[keep]
+
+
+def extractive_answer(question: str, hits: list[Hit], lang: str, embedder=None, max_sentences: int = 5,
+                      per_passage: int = 4, allow_code: bool = True) -> str:
+    """Verbatim sentences from the top passages, each group followed by its citation [n]
+    (allow_code=False skips sentences that quote code, for hint mode)."""
+    cands, score = _candidates(question, hits, lang, embedder, allow_code)
+    if not cands:
+        return ""
+    order = [int(i) for i in np.argsort(-score, kind="stable")]
+    best, anchor = score[order[0]], cands[order[0]][0]
     chosen: list[int] = []
     per: dict[int, int] = {}
-    for i in np.argsort(-score):
-        n = cands[i][0]
-        if per.get(n, 0) >= per_passage:
+    for i in order:
+        n, _, s = cands[i]
+        margin = SAME_PASSAGE_MARGIN if n == anchor else OTHER_PASSAGE_MARGIN
+        if chosen and score[i] < best - margin:
             continue
-        if any(cands[i][2] == cands[j][2] for j in chosen):
+        if per.get(n, 0) >= per_passage or any(s == cands[j][2] for j in chosen):
             continue
-        chosen.append(int(i))
+        chosen.append(i)
         per[n] = per.get(n, 0) + 1
         if len(chosen) >= max_sentences:
             break
+    # the best sentence of a passage often names the topic and the next one gives the detail
+    # ("Метрики ... сравнивают на одном периоде. MAE = ..."): it is quoted too
+    if FOLLOW_BEST:
+        for i in list(chosen):
+            n, pos, _ = cands[i]
+            if i != max((j for j in chosen if cands[j][0] == n), key=lambda j: score[j]):
+                continue
+            nxt = next((j for j, c in enumerate(cands) if c[0] == n and c[1] == pos + 1), None)
+            if nxt is not None and nxt not in chosen and len(chosen) < max_sentences + 1:
+                chosen.append(nxt)
     # present grouped by passage, in the passage's own order: reads like a paraphrase
     chosen.sort(key=lambda i: (cands[i][0], cands[i][1]))
     lines, cur_n, cur = [], None, []
@@ -149,7 +308,14 @@ def extractive_answer(question: str, hits: list[Hit], lang: str, embedder=None, 
         cur.append(s)
     if cur:
         lines.append(" ".join(cur) + f" [{cur_n}]")
-    head = "По материалам курса:" if lang == "ru" else "From the course materials (quoted in the course's language):"
+    from tutor.agent.router import detect_language
+
+    if lang == "ru":
+        head = "По материалам курса:"
+    elif all(detect_language(cands[i][2]) == "en" for i in chosen):
+        head = "From the course materials:"
+    else:
+        head = "From the course materials (quoted in the course's language):"
     return head + "\n\n" + "\n\n".join(lines)
 
 
@@ -171,27 +337,70 @@ def off_topic_answer(lang: str, topics: list[str]) -> str:
             f"learning and the course itself. I can explain, for example: {listed} — or run an experiment (/help).")
 
 
-HOMEWORK = re.compile(r"домашн|\bдз\b|\bдз-?\d|задани|homework|assignment|\bhw\b", re.IGNORECASE)
+HOMEWORK = re.compile(r"домашн|домашк|\bдз\b|\bдз-?\d|задани|\bлаб(а|у|ы|е|ой|ораторн\w*)\b|homework|assignment|"
+                      r"\bhw\s*-?\d*\b|problem set|\bexercise", re.IGNORECASE)
+# in hint mode a request for a finished solution or code is treated like homework too
+SOLUTION_REQUEST = re.compile(r"реши\b|решени|решить|напиши\w* (мне )?(код|программ|решени)|готов\w* (код|решени)|"
+                              r"дай\w* (мне )?(код|решени|ответ)|\bкод\w* (для|к)\b|solution|solve|write (me )?(the )?code|"
+                              r"give me (the )?(code|answer)|\bcode for\b", re.IGNORECASE)
 
 
 def is_homework(question: str, hits: list[Hit]) -> bool:
-    return bool(HOMEWORK.search(question)) or any("homework" in h.source for h in hits[:2])
+    return (bool(HOMEWORK.search(question)) or bool(SOLUTION_REQUEST.search(question))
+            or any("homework" in h.source for h in hits[:2]))
+
+
+_CODE_LINE = re.compile(
+    r"^\s*(import\s+\w|from\s+[\w.]+\s+import\s|def\s+\w+\s*\(|class\s+\w+\s*[(:]|for\s+\w+(\s*,\s*\w+)*\s+in\s+.*:\s*$|"
+    r"while\s+.*:\s*$|if\s+.*:\s*$|elif\s|else\s*:|try\s*:|except\b|with\s+.*:\s*$|return\b|print\s*\(|@\w+|>>>|\$\s|"
+    r"pip\s+install|!pip)"
+    r"|^\s*[A-Za-z_][\w.]*(\[[^\]]*\])?\s*(=|\+=|-=|\*=)\s*[\w\[({'\"-]"  # an assignment
+    r"|\b(torch|nn|F|np|optim|tf|keras|torchvision|sklearn)\.\w"  # library calls and names
+    r"|\.(fit|backward|step|zero_grad|forward|cuda|to|train|eval|parameters|item|numpy)\("
+    r"|[;{]\s*$|^\s*[)\]}]\s*$")
+
+
+def looks_like_code(line: str) -> bool:
+    """A line (or a quoted sentence) that is source code rather than prose."""
+    return bool(_CODE_LINE.search(line))
+
+
+def _remove_code(text: str) -> str:
+    """Fenced blocks, indented blocks, code-like lines and inline code spans removed."""
+    text = re.sub(r"```.*?(```|$)", "", text, flags=re.S)
+    text = re.sub(r"`[^`\n]*`", lambda m: "" if looks_like_code(m.group(0).strip("`")) else m.group(0), text)
+    lines = [line for line in text.splitlines() if not re.match(r"^( {4}|\t)\S", line) and not looks_like_code(line)]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+MAX_HINT_CHARS = 1500
 
 
 def strip_code(text: str) -> str:
-    """Hint mode never shows code: fenced blocks and indented code lines are removed."""
-    text = re.sub(r"```.*?(```|$)", "[код скрыт в режиме подсказок]", text, flags=re.S)
-    return "\n".join(line for line in text.splitlines() if not re.match(r"^( {4}|\t)\S", line))
+    """A model's reply in hint mode made to follow the rules whatever the model wrote: code
+    removed, a long reply (a solution written out in prose) cut to its first paragraphs.
+    Returns "" when what is left is not a hint — no guiding question or no citation of a
+    passage — so that the caller answers with the deterministic `hint_answer` instead."""
+    text = _remove_code(text)
+    if len(text) > MAX_HINT_CHARS:
+        kept = ""
+        for para in text.split("\n\n"):
+            if kept and len(kept) + len(para) > MAX_HINT_CHARS:
+                break
+            kept = f"{kept}\n\n{para}" if kept else para[:MAX_HINT_CHARS]
+        text = kept
+    if "?" not in text or not re.search(r"\[\d+\]", text) or len(re.sub(r"\W", "", text)) < 40:
+        return ""
+    return text
 
 
-def hint_answer(question: str, hits: list[Hit], lang: str, embedder=None) -> str:
-    """Guiding questions and pointers to the theory, no solution (deterministic)."""
-    theory = extractive_answer(question, hits, lang, embedder, max_sentences=2, per_passage=1)
-    theory = theory.split("\n\n", 1)[1] if "\n\n" in theory else theory
-    sections = []
+def _hint_parts(question: str, hits: list[Hit], lang: str) -> tuple[list[str], list[tuple[str, int]]]:
+    """The guiding questions and the sections to reread (with their citation numbers)."""
+    sections: list[tuple[str, int]] = []
     for n, h in enumerate(hits[:3], 1):
         title = h.headings[-1] if h.headings else h.section
-        if title not in [s for s, _ in sections]:
+        title = re.sub(r"\b(torch|nn|F|np|optim|tf|keras|torchvision|sklearn)\.", "", title)  # "nn.Embedding": a name, not code
+        if title and title not in [s for s, _ in sections]:
             sections.append((title, n))
     if lang == "ru":
         qs = [
@@ -201,13 +410,6 @@ def hint_answer(question: str, hits: list[Hit], lang: str, embedder=None) -> str
         ]
         if sections:
             qs.insert(1, f"Что в разделе «{sections[0][0]}» [{sections[0][1]}] относится к вашему заданию?")
-        out = ["Режим подсказок: готового решения и кода я не дам, но помогу прийти к нему самостоятельно."]
-        if theory:
-            out.append("С чего начать — вспомните теорию:\n" + theory)
-        out.append("Вопросы, которые стоит себе задать:\n" + "\n".join(f"{i}. {q}" for i, q in enumerate(qs, 1)))
-        if sections:
-            out.append("Перечитайте: " + "; ".join(f"«{s}» [{n}]" for s, n in sections) + ".")
-        out.append("Напишите, что получилось, — подскажу следующий шаг. Полное объяснение: /mode explain.")
     else:
         qs = [
             "What exactly goes into and comes out of your model or function? Write down the tensor shapes.",
@@ -216,14 +418,39 @@ def hint_answer(question: str, hits: list[Hit], lang: str, embedder=None) -> str
         ]
         if sections:
             qs.insert(1, f"What does the section “{sections[0][0]}” [{sections[0][1]}] say that applies to your task?")
+    return qs, sections
+
+
+def _questions_block(qs: list[str], lang: str) -> str:
+    head = "Вопросы, которые стоит себе задать:" if lang == "ru" else "Questions to ask yourself:"
+    return head + "\n" + "\n".join(f"{i}. {q}" for i, q in enumerate(qs, 1))
+
+
+def _reread_block(sections: list[tuple[str, int]], lang: str) -> str:
+    if lang == "ru":
+        return "Перечитайте: " + "; ".join(f"«{s}» [{n}]" for s, n in sections) + "."
+    return "Reread: " + "; ".join(f"“{s}” [{n}]" for s, n in sections) + "."
+
+
+def hint_answer(question: str, hits: list[Hit], lang: str, embedder=None) -> str:
+    """Guiding questions and pointers to the theory, no solution (deterministic)."""
+    theory = extractive_answer(question, hits, lang, embedder, max_sentences=2, per_passage=1, allow_code=False)
+    theory = theory.split("\n\n", 1)[1] if "\n\n" in theory else theory
+    qs, sections = _hint_parts(question, hits, lang)
+    if lang == "ru":
+        out = ["Режим подсказок: готового решения и кода я не дам, но помогу прийти к нему самостоятельно."]
+        if theory:
+            out.append("С чего начать — вспомните теорию:\n" + theory)
+    else:
         out = ["Hint mode: I will not give a finished solution or code, but I will help you get there yourself."]
         if theory:
             out.append("Start from the theory:\n" + theory)
-        out.append("Questions to ask yourself:\n" + "\n".join(f"{i}. {q}" for i, q in enumerate(qs, 1)))
-        if sections:
-            out.append("Reread: " + "; ".join(f"“{s}” [{n}]" for s, n in sections) + ".")
-        out.append("Tell me what you tried and I will suggest the next step. Full explanations: /mode explain.")
-    return strip_code("\n\n".join(out))
+    out.append(_questions_block(qs, lang))
+    if sections:
+        out.append(_reread_block(sections, lang))
+    out.append("Напишите, что получилось, — подскажу следующий шаг. Полное объяснение: /mode explain." if lang == "ru"
+               else "Tell me what you tried and I will suggest the next step. Full explanations: /mode explain.")
+    return _remove_code("\n\n".join(out))
 
 
 SYSTEM_PROMPT = {

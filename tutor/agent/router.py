@@ -224,7 +224,9 @@ def route(message: str, awaiting_confirmation: bool = False) -> Intent:
         return Intent("jobs")
     if re.search(RUN_VERBS, low) and not re.search(
             r"\?\s*$|как работает|что такое|what is|how does|how do|почему|why|объясни|расскажи|explain|tell me|"
-            r"как обучается|как обучают|how is .* trained", low):
+            r"как обучается|как обучают|how is .* trained|"
+            # a request for code or a solution is a question about the material (hint mode answers it)
+            r"\bкод\w*\b|\bcode\b|решени|\bреши\b|solution|\bsolve\b|напиши|\bwrite\b", low):
         if tool is None:
             tool = similar_tool(text)
         if tool:
