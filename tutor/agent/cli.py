@@ -51,6 +51,7 @@ def _attachments(image: Path | None) -> list[dict]:
 
 async def _ask(a) -> int:
     svc = _service(a.index_dir)
+    svc.index  # a missing index is a set-up error (IndexNotFound), not "the course does not cover this"
     thread = a.thread or f"cli-{uuid.uuid4().hex[:8]}"
     events, final = [], None
     async for ev in svc.chat(thread, a.user, " ".join(a.question), mode=a.mode, attachments=_attachments(a.image),
@@ -70,7 +71,9 @@ async def _ask(a) -> int:
         print()
         for s in final.sources if final else []:
             print(f"[{s.n}] {s.source} — {s.section} ({s.anchor})")
-    return 1 if final is None or final.intent == "error" else 0
+    # non-zero when the request was not carried out: empty or rejected input, bad parameters
+    failed = final is None or final.intent in ("error", "empty") or bool(final.data.get("error"))
+    return 1 if failed else 0
 
 
 def cmd_ask(a) -> int:

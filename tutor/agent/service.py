@@ -275,7 +275,9 @@ class TutorService:
         embedder = getattr(self.index, "embedder", None)
         if chat is not None and caps.generative_answers and caps.speaks(lang):
             history = await asyncio.to_thread(self._history_pairs, state["thread_id"])
-            msgs = ans.generation_messages(q, hits, lang, "hint" if hint else "explain", history)
+            # room for the answer and the instructions; ~2.5 characters per token in ru/en
+            budget = max(1000, int((caps.context_size - self.settings.llm_max_tokens - 400) * 2.5))
+            msgs = ans.generation_messages(q, hits, lang, "hint" if hint else "explain", history, max_passage_chars=budget)
             text = ""
             try:
                 async for chunk in chat.astream(msgs):
@@ -290,6 +292,7 @@ class TutorService:
             if hint and text:
                 text = ans.strip_code(text)
                 self._stream_text(text)
+            text = ans.drop_unknown_citations(text, len(hits))
             if text.strip():
                 return {"answer": text, "data": {"answer_style": "generative", "homework": hint}}
         if hint:

@@ -7,6 +7,7 @@ server writes grounded answers and may use tool calling.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 
@@ -48,8 +49,8 @@ def get_llm(settings: Settings | None = None, backend: str | None = None, model:
     key = (backend, model, st.llm_base_url)
     with _lock:
         if key in _cache:
-            return _cache[key]
-        if backend == "none":
+            out = _cache[key]
+        elif backend == "none":
             out = (None, LLMCapabilities(name="none", streaming=False, languages=("ru", "en")))
         elif backend == "llamacpp":
             from tutor.llm.llamacpp import make_llamacpp
@@ -65,5 +66,10 @@ def get_llm(settings: Settings | None = None, backend: str | None = None, model:
             out = make_hf(st, model)
         else:
             raise LLMUnavailable(f"unknown LLM backend '{backend}'")
-        _cache[key] = out
-        return out
+        _cache.setdefault(key, out)
+    chat, caps = out
+    if st.llm_generative != "auto" and chat is not None:
+        wanted = st.llm_generative == "on"
+        if caps.generative_answers != wanted:
+            caps = dataclasses.replace(caps, generative_answers=wanted)
+    return chat, caps
