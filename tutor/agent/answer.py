@@ -37,8 +37,8 @@ RELEVANCE_THRESHOLD = DENSE_RELEVANT  # kept for callers that only have a cosine
 
 QUESTION_WORDS = frozenset(tokenize(
     "что такое зачем нужен нужна нужно почему как какой какая какие каков делает делают объясни расскажи "
-    "подскажи скажи опиши покажи пожалуйста можно ли это этот курс курсе "
-    "what is are does do why how explain tell describe please which"))
+    "подскажи скажи опиши покажи пожалуйста можно ли это этот курс курсе работает работают устроен устроена "
+    "what is are does do why how explain tell describe please which work works"))
 
 ML_TERMS = re.compile(
     r"нейр|сет[ьией]|обуч|модел|слой|градиент|loss|потер|эпох|датасет|данн|класс|регресс|свёрт|сверт|пулинг|"
@@ -51,6 +51,34 @@ ML_TERMS = re.compile(
 )
 
 _SENT = re.compile(r"(?<=[.!?…])\s+(?=[A-ZА-ЯЁ«\"(0-9])")
+
+
+def twin_source(source: str) -> str:
+    """The other-language version of a lecture file (corpus/lectures ↔ corpus/lectures_en),
+    or the source itself when it has none."""
+    if "/lectures_en/" in source:
+        return source.replace("/lectures_en/", "/lectures/")
+    if "/lectures/" in source:
+        return source.replace("/lectures/", "/lectures_en/")
+    return source
+
+
+def prefer_language(hits: list[Hit], lang: str) -> list[Hit]:
+    """When a section was retrieved in both languages, the version in the question's language
+    takes the better rank of the two, so citation [1] of a Russian question is a Russian
+    passage. The set of hits and everything else about the order stay as retrieved."""
+    from tutor.agent.router import detect_language
+
+    out = list(hits)
+    for i in range(len(out)):
+        twin = twin_source(out[i].source)
+        if twin == out[i].source or detect_language(out[i].text) == lang:
+            continue
+        for j in range(i + 1, len(out)):
+            if out[j].source == twin and out[j].anchor == out[i].anchor:
+                out[i], out[j] = out[j], out[i]
+                break
+    return out
 
 
 def make_sources(hits: list[Hit], snippet_chars: int = 400) -> list[Source]:
@@ -272,7 +300,7 @@ def _candidates(question: str, hits: list[Hit], lang: str, embedder=None, allow_
     sources = {h.source for h in top}
     for i, (n, _, _) in enumerate(cands):
         src = top[n - 1].source
-        twin = src.replace("/lectures_en/", "/lectures/") if "/lectures_en/" in src else src.replace("/lectures/", "/lectures_en/")
+        twin = twin_source(src)
         if langs[i] != lang and twin != src and twin in sources:
             keep[i] = False
     if embedder is not None:

@@ -255,6 +255,7 @@ class TutorService:
         except Exception as e:
             log.warning("retrieval failed: %s", e)
             hits = []
+        hits = ans.prefer_language(hits, state.get("language") or "ru")
         sources = ans.make_sources(hits)
         if hits:
             self._emit(SourcesEvent(query=q, sources=sources))
@@ -548,6 +549,7 @@ class TutorService:
                 text = _t(lang, "Использование: /search ЗАПРОС", "Usage: /search QUERY")
             else:
                 hits = await asyncio.to_thread(self.index.search, arg, self.settings.search_k)
+                hits = ans.prefer_language(hits, lang)
                 sources = ans.make_sources(hits)
                 if sources:
                     self._emit(SourcesEvent(query=arg, sources=sources))
