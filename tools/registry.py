@@ -54,6 +54,11 @@ class ToolEntry:
         if preset:
             if preset not in self.presets:
                 raise KeyError(f"unknown preset '{preset}' for tool '{self.name}'; choose one of {sorted(self.presets)}")
+            task = (overrides or {}).get("task")
+            if preset == "quick" and isinstance(task, str) and task in self.presets:
+                # quick is tuned for the tool's default task; a task with a preset of its own
+                # (gan task=dcgan) starts from that one, not from quick's 200 curve epochs
+                preset = task
             values.update(self.presets[preset])
         values.update(overrides or {})
         return self.config_cls(**values)

@@ -69,3 +69,13 @@ def test_unknown_tool_and_overrides():
         "epochs": 3, "lr": 0.01, "task": "text", "augment": False}
     with pytest.raises(ValueError, match="key=value"):
         parse_overrides(["epochs"])
+
+
+def test_quick_with_a_task_that_has_its_own_preset_starts_from_it():
+    gan = get_tool("gan")
+    cfg = gan.make_config("quick", {"task": "dcgan"})
+    assert cfg.epochs == gan.presets["dcgan"]["epochs"] and cfg.batch_size == gan.presets["dcgan"]["batch_size"]
+    assert gan.make_config("quick", {"task": "dcgan", "epochs": 3}).epochs == 3  # the student's values still win
+    assert gan.make_config("quick").task == "curve"
+    rnn = get_tool("rnn")  # a task without a preset of its own keeps quick
+    assert rnn.make_config("quick", {"task": "forecast"}).task == "forecast"
