@@ -261,3 +261,66 @@ async def test_service_failure_is_an_error_message_not_a_hang(ui, tmp_path):
     assert "chat_threads" not in answer["output"] and "sqlite" not in answer["output"]  # no internals leak
     assert re.search(r"код [0-9a-f]{8}", answer["output"])  # a reference the staff find in the log
     assert turn.of("task_end")
+
+
+async def test_elements_are_stored_and_served_to_their_owner_only(ui, monkeypatch):
+    """Source cards and plots go through the data layer into local storage, so a thread
+    reopened from the history shows them; GET /ui-files/ serves them to the owner only."""
+    import httpx
+    from chainlit.auth import create_jwt
+    from chainlit.data import get_data_layer
+    from fastapi import FastAPI
+
+    from tests.ui.conftest import settle
+    from tutor.ui.files import LocalStorageClient, add_file_route
+
+    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "test-secret-" + "x" * 32)  # signs the login tokens below
+    chat = await ui.login("frank")
+    await chat.open()
+    turn = await chat.say("Зачем нужен паддинг в свёрточной сети?")
+    await settle()
+    thread = await get_data_layer().get_thread(chat.session.thread_id)
+    stored = [e for e in thread["elements"] if e["name"] == "[1]"]
+    assert stored, thread["elements"]
+    element = stored[0]
+    assert element["url"].startswith("/ui-files/") and element["objectKey"].startswith(f"{chat.user.id}/")
+    storage = LocalStorageClient(ui.runtime.ui_files_dir())
+    body = storage.path(element["objectKey"]).read_text(encoding="utf-8")
+    assert body == turn.content([e for e in turn.elements_for(turn.answer["id"]) if e["name"] == "[1]"][0])
+
+    app = FastAPI()
+    add_file_route(app, storage)
+    other = await ui.login("grace")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ui") as http:
+        url = element["url"]
+        owner = await http.get(url, headers={"Authorization": f"Bearer {create_jwt(chat.user)}"})
+        assert owner.status_code == 200 and owner.text == body
+        assert owner.headers["content-type"].startswith("text/plain")
+        assert owner.headers["x-content-type-options"] == "nosniff"
+        # the login cookie works as well as the header (what the browser sends)
+        assert (await http.get(url, cookies={"access_token": create_jwt(chat.user)})).status_code == 200
+        assert (await http.get(url)).status_code == 401
+        stranger = await http.get(url, headers={"Authorization": f"Bearer {create_jwt(other.user)}"})
+        assert stranger.status_code == 404
+        traversal = await http.get(f"/ui-files/{chat.user.id}/..%2F..%2Fsecret",
+                                   headers={"Authorization": f"Bearer {create_jwt(chat.user)}"})
+        assert traversal.status_code == 404
+
+    # deleting the thread deletes its files
+    await get_data_layer().delete_thread(chat.session.thread_id)
+    assert not storage.path(element["objectKey"]).exists()
+
+
+async def test_local_storage_rejects_keys_outside_its_root(tmp_path):
+    from tutor.ui.files import LocalStorageClient, StorageKeyError
+
+    storage = LocalStorageClient(tmp_path / "files")
+    for bad in ("", "../x", "u/../../x", "/", "u/./x", "u\\..\\x"):
+        with pytest.raises(StorageKeyError):
+            storage.path(bad)
+    out = await storage.upload_file("u1/e1/plot.png", b"\x89PNG", mime="image/png")
+    assert out == {"object_key": "u1/e1/plot.png", "url": "/ui-files/u1/e1/plot.png"}
+    assert storage.mime("u1/e1/plot.png") == "image/png"
+    assert await storage.upload_file("u1/e1/plot.png", b"other", overwrite=False) == out
+    assert storage.path("u1/e1/plot.png").read_bytes() == b"\x89PNG"
+    assert await storage.delete_file("u1/e1/plot.png") and not await storage.delete_file("u1/e1/plot.png")

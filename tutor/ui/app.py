@@ -113,7 +113,11 @@ if _oauth_configured():  # chainlit refuses an oauth callback without a configur
 def data_layer():
     from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 
-    return SQLAlchemyDataLayer(conninfo=runtime.async_db_url())
+    from tutor.ui.files import LocalStorageClient
+
+    # element files (plots, source cards) on local disk, so a resumed thread shows them again
+    return SQLAlchemyDataLayer(conninfo=runtime.async_db_url(),
+                               storage_provider=LocalStorageClient(runtime.ui_files_dir()))
 
 
 # ---- starters and settings -----------------------------------------------------------------------

@@ -46,3 +46,10 @@ def async_db_url() -> str:
     if url.startswith("postgresql://") or url.startswith("postgresql+psycopg2://"):
         return "postgresql+asyncpg://" + url.split("://", 1)[1]
     return url
+
+
+def ui_files_dir():
+    """Where chat element files live (tutor.ui.files.LocalStorageClient)."""
+    from pathlib import Path
+
+    return Path(settings().data_dir).resolve() / "ui" / "elements"
