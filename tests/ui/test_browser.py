@@ -131,6 +131,15 @@ def test_flows_in_a_real_browser(ui_server, shots, tmp_path):
         expect(page.get_by_text("Зачем нужен паддинг").first).to_be_visible(timeout=180_000)
         page.screenshot(path=str(shots / "4-history-after-reload.png"))
 
+        # reopen the experiment thread from the history: its plot comes back from the element
+        # store (/ui-files/, sent with the login cookie) and really loads
+        page.get_by_role("link", name="/run cnn smoke").first.click()
+        plot = page.locator("img[src*='/ui-files/']").first
+        plot.wait_for(timeout=120_000)
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=plot.element_handle(),
+                               timeout=60_000)
+        page.screenshot(path=str(shots / "4b-resumed-thread-plot.png"), full_page=True)
+
         # upload an image: a prediction with the trained checkpoint
         page.goto(ui_server + "/")
         _ready(page)
