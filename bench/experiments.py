@@ -43,11 +43,9 @@ def main() -> int:
         task_field = entry.config_cls.model_fields.get("task")
         tasks = list(typing.get_args(task_field.annotation)) if task_field is not None else [None]
         for preset, task in [(p, t) for p in presets for t in tasks]:
-            # as in make_config: a task with a preset of its own (gan: "dcgan") is measured with it
-            if preset == "quick" and task in entry.presets:
-                preset = task
             over = {"device": a.device} | ({"task": task} if task else {})
             cfg = entry.make_config(preset, over)
+            preset = entry.base_preset(preset, task)  # reported as what it ran (gan dcgan: "dcgan")
             key = getattr(mod, "TASK_METRICS", {}).get(getattr(cfg, "task", None), mod.METRIC)
             try:
                 with tempfile.TemporaryDirectory() as d:

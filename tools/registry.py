@@ -47,6 +47,14 @@ class ToolEntry:
     def infer(self) -> Callable | None:
         return getattr(self.load(), "infer", None)
 
+    def base_preset(self, preset: str, task: Any = None) -> str:
+        """The preset whose values a config starts from. quick is tuned for the tool's default
+        task; a task with a preset of its own (gan task=dcgan) starts from that one, not from
+        quick's 200 curve epochs."""
+        if preset == "quick" and isinstance(task, str) and task in self.presets:
+            return task
+        return preset
+
     def make_config(self, preset: str | None = "quick", overrides: dict[str, Any] | None = None):
         """Preset values, then overrides, validated by the tool's Config (raises
         pydantic.ValidationError or KeyError for an unknown preset)."""
@@ -54,12 +62,7 @@ class ToolEntry:
         if preset:
             if preset not in self.presets:
                 raise KeyError(f"unknown preset '{preset}' for tool '{self.name}'; choose one of {sorted(self.presets)}")
-            task = (overrides or {}).get("task")
-            if preset == "quick" and isinstance(task, str) and task in self.presets:
-                # quick is tuned for the tool's default task; a task with a preset of its own
-                # (gan task=dcgan) starts from that one, not from quick's 200 curve epochs
-                preset = task
-            values.update(self.presets[preset])
+            values.update(self.presets[self.base_preset(preset, (overrides or {}).get("task"))])
         values.update(overrides or {})
         return self.config_cls(**values)
 

@@ -171,8 +171,6 @@ def _sentences(text: str) -> list[str]:
 # its passage, OTHER_PASSAGE_MARGIN elsewhere, so a weakly related passage that retrieval
 # happened to return is not quoted (and cited) just to fill the answer up.
 OVERLAP_WEIGHT = 0.35
-IDF_OVERLAP = True
-SENTENCE_SHARE = 0.0
 RANK_BONUS = 0.08
 OTHER_LANGUAGE_PENALTY = 0.05
 TRANSLATION_SIMILARITY = 0.72  # cosine of a sentence and its translation (0.65-0.9; unrelated pairs < 0.5)
@@ -180,7 +178,6 @@ ANSWER_TYPE_BONUS = 0.15  # "when?" → a sentence with a date, "how many?" → 
 FRAGMENT_PENALTY = 0.2  # full for a 0-character fragment, nothing from FRAGMENT_CHARS up
 FRAGMENT_CHARS = 120
 SAME_PASSAGE_MARGIN = 0.25
-FOLLOW_BEST = True
 OTHER_PASSAGE_MARGIN = 0.05
 
 _ASKS_DATE = re.compile(r"\b(когда|какого числа|в какой день|when|what date)\b.*\b(заняти|лекци|урок|семинар|экзамен|зач[её]т|"
@@ -282,17 +279,14 @@ def _candidates(question: str, hits: list[Hit], lang: str, embedder=None, allow_
     q_terms = {t for t in tokenize(question) if t not in QUESTION_WORDS} or set(tokenize(question))
     # overlap counts the sentence's whole heading path: a sentence of «Свёрточные сети > Паддинг» is about both
     in_context = [set(tokenize(f"{top[n - 1].section} {c}")) for (n, _, _), c in zip(cands, contexts)]
-    in_sentence = [set(tokenize(c)) for _, _, c in cands]
     # a question word found in every retrieved passage ("сеть", "ImageNet") tells them apart
     # less than a rarer one ("паддинг"): the overlap is weighted by the term's inverse
     # frequency among the passages (with their heading paths)
     in_passage = [set(tokenize(f"{h.section} {h.text}")) for h in top]
     df = {t: sum(t in ts for ts in in_passage) for t in q_terms}
-    w = {t: (float(np.log1p(len(top) / (df[t] or 0.5))) if IDF_OVERLAP else 1.0) for t in q_terms}
+    w = {t: float(np.log1p(len(top) / (df[t] or 0.5))) for t in q_terms}
     total = sum(w.values()) or 1.0
-    # the section title counts for half: it places a sentence, the sentence itself answers
-    overlap = np.array([((1 - SENTENCE_SHARE) * sum(w[t] for t in q_terms & c) + SENTENCE_SHARE * sum(w[t] for t in q_terms & s))
-                        / total for c, s in zip(in_context, in_sentence)])
+    overlap = np.array([sum(w[t] for t in q_terms & c) / total for c in in_context])
     langs = [detect_language(c) for _, _, c in cands]
     keep = np.ones(len(cands), dtype=bool)
     # a lecture exists in Russian (corpus/lectures) and English (corpus/lectures_en): when both
@@ -309,11 +303,9 @@ def _candidates(question: str, hits: list[Hit], lang: str, embedder=None, allow_
         sim = vecs @ qv
         # the lectures exist in Russian and English: of a sentence and its translation, only
         # the one in the question's language is a candidate
-        pair = vecs @ vecs.T
-        for i in range(len(cands)):
-            for j in range(len(cands)):
-                if langs[i] != lang and langs[j] == lang and pair[i, j] >= TRANSLATION_SIMILARITY:
-                    keep[i] = False
+        other = np.array([lg != lang for lg in langs])
+        translated = ((vecs @ vecs.T) >= TRANSLATION_SIMILARITY) & ~other[None, :]  # (i, j): j is i in lang
+        keep &= ~(other & translated.any(axis=1))
     else:
         sim = np.zeros(len(cands))
     span = max(len(top) - 1, 1)
@@ -348,14 +340,13 @@ def extractive_answer(question: str, hits: list[Hit], lang: str, embedder=None, 
             break
     # the best sentence of a passage often names the topic and the next one gives the detail
     # ("Метрики ... сравнивают на одном периоде. MAE = ..."): it is quoted too
-    if FOLLOW_BEST:
-        for i in list(chosen):
-            n, pos, _ = cands[i]
-            if i != max((j for j in chosen if cands[j][0] == n), key=lambda j: score[j]):
-                continue
-            nxt = next((j for j, c in enumerate(cands) if c[0] == n and c[1] == pos + 1), None)
-            if nxt is not None and nxt not in chosen and len(chosen) < max_sentences + 1:
-                chosen.append(nxt)
+    for i in list(chosen):
+        n, pos, _ = cands[i]
+        if i != max((j for j in chosen if cands[j][0] == n), key=lambda j: score[j]):
+            continue
+        nxt = next((j for j, c in enumerate(cands) if c[0] == n and c[1] == pos + 1), None)
+        if nxt is not None and nxt not in chosen and len(chosen) < max_sentences + 1:
+            chosen.append(nxt)
     # present grouped by passage, in the passage's own order: reads like a paraphrase
     chosen.sort(key=lambda i: (cands[i][0], cands[i][1]))
     lines, cur_n, cur = [], None, []

@@ -113,11 +113,8 @@ if _oauth_configured():  # chainlit refuses an oauth callback without a configur
 def data_layer():
     from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 
-    from tutor.ui.files import LocalStorageClient
-
     # element files (plots, source cards) on local disk, so a resumed thread shows them again
-    return SQLAlchemyDataLayer(conninfo=runtime.async_db_url(),
-                               storage_provider=LocalStorageClient(runtime.ui_files_dir()))
+    return SQLAlchemyDataLayer(conninfo=runtime.async_db_url(), storage_provider=runtime.ui_storage())
 
 
 # ---- starters and settings -----------------------------------------------------------------------

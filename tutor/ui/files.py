@@ -6,7 +6,6 @@ dir and serves them back at /ui-files/ to their owner (and to staff) only."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import mimetypes
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from urllib.parse import quote
 
 from chainlit.data.storage_clients.base import BaseStorageClient
 
-log = logging.getLogger(__name__)
 URL_PREFIX = "/ui-files"
 # what a browser may render inline; anything else is downloaded, never run as a page
 INLINE = ("image/png", "image/jpeg", "image/gif", "image/webp", "text/plain", "application/json", "application/pdf")
@@ -40,15 +38,16 @@ class LocalStorageClient(BaseStorageClient):
             raise StorageKeyError(f"bad object key: {object_key!r}")
         return p
 
-    def _mime_path(self, object_key: str) -> Path:
-        return self.path(object_key).with_name(self.path(object_key).name + ".mime")
+    @staticmethod
+    def _mime_path(path: Path) -> Path:
+        return path.with_name(path.name + ".mime")
 
     def url(self, object_key: str) -> str:
         return f"{self.url_prefix}/{quote(object_key)}"
 
     def mime(self, object_key: str) -> str:
         try:
-            return self._mime_path(object_key).read_text(encoding="utf-8").strip() or "application/octet-stream"
+            return self._mime_path(self.path(object_key)).read_text(encoding="utf-8").strip() or "application/octet-stream"
         except FileNotFoundError:
             return mimetypes.guess_type(object_key)[0] or "application/octet-stream"
 
@@ -64,7 +63,7 @@ class LocalStorageClient(BaseStorageClient):
             tmp = path.with_name(path.name + ".part")
             tmp.write_bytes(raw)
             tmp.replace(path)  # readers never see half a file
-            self._mime_path(object_key).write_text(mime or "application/octet-stream", encoding="utf-8")
+            self._mime_path(path).write_text(mime or "application/octet-stream", encoding="utf-8")
 
         await asyncio.to_thread(write)
         return {"object_key": object_key, "url": self.url(object_key)}
@@ -75,7 +74,7 @@ class LocalStorageClient(BaseStorageClient):
         except StorageKeyError:
             return False
         existed = path.exists()
-        for p in (path, self._mime_path(object_key)):
+        for p in (path, self._mime_path(path)):
             p.unlink(missing_ok=True)
         return existed
 

@@ -51,8 +51,8 @@ def mount_ui(app, settings) -> None:
     from tutor.ui import runtime
 
     runtime.configure(settings, app.state)
-    from tutor.ui.files import LocalStorageClient, add_file_route
+    from tutor.ui.files import add_file_route
 
-    add_file_route(app, LocalStorageClient(runtime.ui_files_dir()))  # before chainlit's catch-all route
+    add_file_route(app, runtime.ui_storage())  # before chainlit's catch-all route
     mount_chainlit(app=app, target=str(HERE / "app.py"), path="")
     ensure_first_user(settings)

@@ -9,6 +9,7 @@ _state: dict = {}
 def configure(settings, app_state=None) -> None:
     _state["settings"] = settings
     _state["app_state"] = app_state
+    _state.pop("ui_storage", None)  # it lives under the data dir of these settings
 
 
 def settings():
@@ -53,3 +54,13 @@ def ui_files_dir():
     from pathlib import Path
 
     return Path(settings().data_dir).resolve() / "ui" / "elements"
+
+
+def ui_storage():
+    """The one storage client of chat element files: the data layer writes through it and
+    the /ui-files/ route reads through it."""
+    if "ui_storage" not in _state:
+        from tutor.ui.files import LocalStorageClient
+
+        _state["ui_storage"] = LocalStorageClient(ui_files_dir())
+    return _state["ui_storage"]
