@@ -37,7 +37,6 @@ def main() -> int:
     rows = []
     for name in a.tools:
         entry = get_tool(name)
-        mod = entry.load()
         # a tool that does several things (rnn text/forecast, transformer classify/generate, gan
         # curve/dcgan) is measured on each of them
         task_field = entry.config_cls.model_fields.get("task")
@@ -46,7 +45,7 @@ def main() -> int:
             over = {"device": a.device} | ({"task": task} if task else {})
             cfg = entry.make_config(preset, over)
             preset = entry.base_preset(preset, task)  # reported as what it ran (gan dcgan: "dcgan")
-            key = getattr(mod, "TASK_METRICS", {}).get(getattr(cfg, "task", None), mod.METRIC)
+            key = entry.spec.metric_for(cfg.model_dump()).key
             try:
                 with tempfile.TemporaryDirectory() as d:
                     r = entry.run(cfg, null_emit, out_dir=d)

@@ -21,7 +21,6 @@ from pydantic import Field
 from tools.common import (Log, MissingDataError, Progress, RunDir, Started, ToolConfig, autocast, finish, null_emit,
                           pick_device, plot_history, plt_figure, seed_everything)
 
-METRIC = "test_accuracy"
 
 
 class Config(ToolConfig):
@@ -299,3 +298,102 @@ def infer(checkpoint: str | Path, inputs, out_dir: str | Path | None = None) -> 
     k = int(top.indices[0])
     return {"label": classes[k], "class_index": k,
             "probs": {classes[int(i)]: float(p) for p, i in zip(top.values, top.indices)}}
+
+
+# ---- spec: what the rest of the tutor knows about this tool ---------------------------------------------
+
+from tools.cost import cached as cost_cached, measure, steps_for, training_cost  # noqa: E402
+from tools.spec import Cost, Finding, FindingKind, Metric, ParamWord, ToolSpec, Upload, series  # noqa: E402
+
+# (train images after the 80/20 split, channels, side) of the built-in datasets; a registered
+# dataset's size comes from its stats
+DATASET_SHAPES = {"mnist5k": (4000, 1, 28), "digits": (1437, 1, 16), "fashion_mnist": (60000, 1, 28),
+                  "mnist": (60000, 1, 28), "cifar10": (50000, 3, 32), "imagefolder": (2000, 3, 64)}
+# effective FLOP/s of a training step on the 2-core reference machine, fitted to bench/experiments.py
+# (quick: 50 s); MobileNetV2's depthwise convolutions run far below the dense-conv rate
+CPU_FLOPS = {"none": 1.0e11, "mobilenet_v2": 2.5e10}
+
+
+@cost_cached
+def estimate(cfg: Config) -> Cost:
+    n, ch, side = DATASET_SHAPES.get(cfg.dataset, DATASET_SHAPES["imagefolder"])
+    transfer = cfg.transfer != "none"
+    if cfg.dataset == "imagefolder" or (transfer and side < 32):
+        side = max(side, 32) if cfg.dataset != "imagefolder" else cfg.image_size
+    n_train = int(n * (1 - cfg.val_fraction))
+    bs = min(cfg.batch_size, n_train)
+
+    def build():
+        if transfer:
+            import torchvision
+
+            m = torchvision.models.mobilenet_v2(num_classes=10)
+            if cfg.freeze_backbone:
+                for p in m.features.parameters():
+                    p.requires_grad = False
+            return m
+        return small_cnn(ch, 10, cfg.channels, cfg.dropout)
+
+    import torch
+
+    m = measure(build, lambda: (torch.empty(bs, 3 if transfer else ch, side, side),))
+    data = n * ch * side * side * (4 if transfer else 1) * 2  # uint8 copy + float copy on the device
+    return training_cost(m, steps_for(n_train, bs, cfg.epochs), CPU_FLOPS[cfg.transfer], data_bytes=data,
+                         fixed_cpu_s=3.0)
+
+
+def findings(result: dict, lang: str) -> list[Finding]:
+    m = result.get("metrics") or {}
+    out = []
+    acc, train_acc = m.get("test_accuracy"), (series(result.get("history") or [], "train_accuracy") or [None])[-1]
+    if acc is not None and train_acc is not None and train_acc - acc > 0.08:
+        out.append(Finding(FindingKind.GAP, f"Точность на обучении {train_acc:.3f}, на тесте {acc:.3f}: модель "
+                                            "запоминает обучающие примеры лучше, чем обобщает.",
+                           f"Training accuracy {train_acc:.3f} vs test {acc:.3f}: the model fits the training "
+                           "images better than it generalises."))
+    return out
+
+
+def next_step(result: dict, found: list[Finding], lang: str) -> str | None:
+    cfg = result.get("config") or {}
+    kinds = {f.kind for f in found}
+    if kinds & {FindingKind.OVERFIT, FindingKind.GAP}:
+        d = min(0.9, round(float(cfg.get("dropout", 0.3)) + 0.2, 1))
+        return f"/run cnn dropout={d} augment=true"
+    if kinds & {FindingKind.DIVERGED, FindingKind.SPIKE}:
+        return f"/run cnn lr={float(cfg.get('lr', 2e-3)) / 3:.2g}"
+    if kinds & {FindingKind.UNDERFIT, FindingKind.STILL_IMPROVING}:
+        return f"/run cnn epochs={min(500, int(cfg.get('epochs', 10)) * 2)}"
+    if cfg.get("transfer", "none") == "none" and cfg.get("dataset") in ("cifar10", "imagefolder"):
+        return "/run cnn transfer=mobilenet_v2"
+    return None
+
+
+SPEC = ToolSpec(
+    name="cnn",
+    summary="Image classification with a small CNN (BatchNorm, Dropout) on MNIST-family data, or transfer learning "
+            "from an ImageNet MobileNetV2.",
+    summary_ru="Классификация изображений: небольшая свёрточная сеть (BatchNorm, Dropout) на MNIST-подобных данных "
+               "или перенос обучения с MobileNetV2 (ImageNet).",
+    theory_query="свёрточные нейронные сети свёртка пулинг BatchNorm Dropout переобучение",
+    lectures=("lectures/04_cnn.md", "lectures/06_transfer_learning.md", "lectures/20_optimization_regularization.md"),
+    mentions=(r"\bcnn\b", r"свёрточн|сверточн|свертк|свёртк|\bсвертон|\bконволюц", r"\bconv(olutional)?\b",
+              r"mnist|fashion|\bмнист", r"классификац\w* (изображ|картин|цифр)", r"image classif", r"mobilenet",
+              r"transfer learning|перенос\w* обучени"),
+    words=(ParamWord("dataset", r"fashion|фэшн|фешн", "fashion_mnist"),
+           ParamWord("dataset", r"\bdigits\b|sklearn", "digits"),
+           ParamWord("dataset", r"cifar|сифар", "cifar10"),
+           ParamWord("transfer", r"mobilenet|transfer|перенос\w* обучени|предобучен", "mobilenet_v2"),
+           ParamWord("freeze_backbone", r"заморо\w*|freez|frozen", True),
+           ParamWord("augment", r"без аугментац|no augment|without augment", False),
+           ParamWord("dropout", r"(?:dropout|дропаут\w*|дропаута)\s*[:=]?\s*(\d+(?:[.,]\d+)?)"),
+           ParamWord("channels", r"(\d+)\s*(?:канал\w*|channels?|фильтр\w*|filters?)"),
+           ParamWord("weight_decay", r"(?:weight.?decay|l2|затухани\w* вес\w*)\s*[:=]?\s*(\d+(?:[.,]\d+)?(?:e-?\d+)?)")),
+    metrics={None: Metric("test_accuracy", True, 0.97, "точность на тесте", "test accuracy")},
+    estimate=estimate,
+    upload=Upload.IMAGE,
+    upload_words=(r"класс|classif|что (это|на)|распозна|цифр|digit",),
+    findings=findings,
+    next_step=next_step,
+    short_keys=("dataset", "transfer", "epochs", "lr", "batch_size", "channels", "dropout", "device"),
+)

@@ -21,7 +21,6 @@ from tools.common import (Progress, RunDir, Started, ToolConfig, autocast, finis
                           plt_figure, seed_everything)
 from tools.synthetic import CLASSES, make_canvases
 
-METRIC = "map50"
 STRIDE = 4
 
 
@@ -313,3 +312,70 @@ def infer(checkpoint: str | Path, inputs, out_dir: str | Path | None = None) -> 
     plt.close(fig)
     return {"boxes": [{"box": [float(v) for v in b], "label": ck["classes"][int(lb)], "score": float(s)}
                       for b, s, lb in zip(d["boxes"], d["scores"], d["labels"])], "image": str(path)}
+
+
+# ---- spec: what the rest of the tutor knows about this tool ---------------------------------------------
+
+from tools.cost import cached as cost_cached, measure, steps_for, training_cost  # noqa: E402
+from tools.spec import Cost, Finding, FindingKind, Metric, ParamWord, ToolSpec, Upload  # noqa: E402
+
+# effective FLOP/s of a training step on the 2-core reference machine, fitted to bench/experiments.py
+# (quick: 108 s, which includes decoding + NMS + mAP every epoch)
+CPU_FLOPS = 2.1e11
+
+
+@cost_cached
+def estimate(cfg: Config) -> Cost:
+    import torch
+
+    size = cfg.image_size - cfg.image_size % STRIDE
+    bs = min(cfg.batch_size, cfg.n_train)
+    m = measure(lambda: build_model(cfg.channels, len(CLASSES)), lambda: (torch.empty(bs, 1, size, size),),
+                loss=lambda out: out[0].float().sum() + out[1].float().sum())
+    # canvases + heatmap/regression targets live on the device as float32
+    data = (cfg.n_train + cfg.n_test) * size * size * 4 * (1 + len(CLASSES) / 4 + 1)
+    return training_cost(m, steps_for(cfg.n_train, bs, cfg.epochs), CPU_FLOPS, data_bytes=int(data), fixed_cpu_s=3.0,
+                         eval_share=0.5)
+
+
+def findings(result: dict, lang: str) -> list[Finding]:
+    m = result.get("metrics") or {}
+    aps = {k.removeprefix("ap50_"): v for k, v in m.items() if k.startswith("ap50_")}
+    out = []
+    if aps and len(aps) > 1:
+        worst = min(aps, key=aps.get)
+        if aps[worst] < m.get("map50", 0) - 0.1:
+            out.append(Finding(FindingKind.NOTE, f"Хуже всего находится класс «{worst}» (AP@0.5 = {aps[worst]:.2f}).",
+                               f"The hardest class is '{worst}' (AP@0.5 = {aps[worst]:.2f})."))
+    return out
+
+
+def next_step(result: dict, found: list[Finding], lang: str) -> str | None:
+    cfg = result.get("config") or {}
+    if (result.get("metrics") or {}).get("map50", 0) < 0.7:
+        return f"/run detection epochs={min(500, int(cfg.get('epochs', 12)) * 2)}"
+    return f"/run detection score_threshold={min(0.9, float(cfg.get('score_threshold', 0.2)) + 0.2):.1f}"
+
+
+SPEC = ToolSpec(
+    name="detection",
+    summary="Object detection on generated canvases with a compact anchor-free (CenterNet-style) detector, "
+            "hand-written NMS and mAP@0.5.",
+    summary_ru="Детекция объектов на сгенерированных изображениях: компактный безъякорный детектор (идея CenterNet), "
+               "NMS и mAP@0.5.",
+    theory_query="детекция объектов рамки IoU NMS mAP якоря YOLO",
+    lectures=("lectures/08_detection.md",),
+    mentions=(r"детекц|детектор|детектир|обнаружени\w* объект|найди объект", r"\bdetect", r"\byolo\b|centernet|\bssd\b|\bnms\b|\bmap50\b"),
+    words=(ParamWord("score_threshold", r"(?:порог\w* (?:уверенност\w*|скор\w*|вероятност\w*)|score.?threshold|"
+                                        r"confidence threshold|threshold)\s*[:=]?\s*(\d+(?:[.,]\d+)?)"),
+           ParamWord("nms_iou", r"(?:порог\w* nms|nms(?:.?iou)?(?: порог\w*)?|iou.?threshold)\s*[:=]?\s*(\d+(?:[.,]\d+)?)"),
+           ParamWord("image_size", r"(\d+)\s*(?:px|пикс\w*)"),
+           ParamWord("n_train", r"(\d+)\s*(?:обучающих )?(?:изображени\w*|картин\w*|images|canvases)")),
+    metrics={None: Metric("map50", True, 0.7, "mAP@0.5", "mAP@0.5")},
+    estimate=estimate,
+    upload=Upload.IMAGE,
+    upload_words=(r"детек|detect|рамк|box|найди|объект",),
+    findings=findings,
+    next_step=next_step,
+    short_keys=("epochs", "lr", "batch_size", "channels", "score_threshold", "nms_iou", "device"),
+)

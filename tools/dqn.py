@@ -19,7 +19,6 @@ from pydantic import Field
 from tools.common import (Log, Progress, RunDir, Started, ToolConfig, finish, null_emit, pick_device, plot_history,
                           plt_figure, seed_everything)
 
-METRIC = "eval_return_mean"
 
 
 class Config(ToolConfig):
@@ -245,3 +244,94 @@ def infer(checkpoint: str | Path, inputs: dict | None = None, out_dir: str | Pat
     qnet.eval()
     returns, _ = evaluate(qnet, cfg.env_id, int(inputs.get("episodes", 5)), int(inputs.get("seed", 0)), "cpu")
     return {"returns": returns, "mean": float(np.mean(returns))}
+
+
+# ---- spec: what the rest of the tutor knows about this tool ---------------------------------------------
+
+from tools.cost import measure, training_cost  # noqa: E402
+from tools.spec import Cost, Finding, FindingKind, Metric, ParamWord, ToolSpec, series  # noqa: E402
+
+# (observation size, actions, best possible return, return at which gymnasium calls it solved)
+ENVS = {"CartPole-v1": (4, 2, 500.0, 475.0), "Acrobot-v1": (6, 3, 0.0, -100.0), "MountainCar-v0": (2, 3, 0.0, -110.0)}
+# the 2-core reference machine, fitted to bench/experiments.py (quick: 30 s for 30k steps): a DQN step is
+# bound by Python and the environment, not by FLOPs
+ENV_STEP_S, UPDATE_S, EVAL_STEP_S = 2e-4, 7.5e-4, 2e-4
+GPU_UPDATE_S = 1.5e-3
+
+
+def estimate(cfg: Config) -> Cost:
+    import torch
+
+    obs, act, best, _ = ENVS[cfg.env_id]
+    m = measure(lambda: make_qnet(obs, act, cfg.hidden), lambda: (torch.empty(cfg.batch_size, obs),))
+    updates = max(0, cfg.total_steps - cfg.learning_starts) // cfg.train_frequency
+    selections = (cfg.total_steps // cfg.select_every) * 3 if cfg.select_every else 0
+    eval_steps = (cfg.eval_episodes + selections) * 500  # episodes are capped at 500 steps
+    cpu = cfg.total_steps * ENV_STEP_S + updates * UPDATE_S + eval_steps * EVAL_STEP_S + 2.0
+    gpu = cfg.total_steps * ENV_STEP_S + updates * GPU_UPDATE_S + eval_steps * EVAL_STEP_S + 3.0
+    base = training_cost(m, max(updates, 1), 1e12)  # memory of the networks; time modelled above
+    buffer = cfg.buffer_size * (2 * obs + 3) * 4
+    return Cost(cpu_s=round(cpu, 1), gpu_s=round(gpu, 1), parameters=2 * m.parameters,
+                memory_bytes=base.memory_bytes + m.parameters * 4 + buffer, steps=cfg.total_steps)
+
+
+def findings(result: dict, lang: str) -> list[Finding]:
+    cfg = result.get("config") or {}
+    m = result.get("metrics") or {}
+    _, _, best, solved = ENVS.get(cfg.get("env_id", "CartPole-v1"), ENVS["CartPole-v1"])
+    ret = m.get("eval_return_mean")
+    out: list[Finding] = []
+    if ret is None:
+        return out
+    if ret >= solved:
+        top = " — это максимум среды" if ret >= best else ""
+        out.append(Finding(FindingKind.SOLVED,
+                           f"Средняя награда жадной политики {ret:.0f} из {best:.0f} возможных{top}: задача решена "
+                           f"(порог решения {solved:.0f}). Дообучать дальше нечего — интереснее проверить устойчивость "
+                           "(другой seed) или ускорить обучение.",
+                           f"The greedy policy's mean return is {ret:.0f} of a possible {best:.0f}"
+                           f"{' — the environment maximum' if ret >= best else ''}: the task is solved (threshold "
+                           f"{solved:.0f}). There is nothing left to fit; check robustness (another seed) or learn faster."))
+    else:
+        returns = series(result.get("history") or [], "episodic_return")
+        trend = ""
+        if len(returns) >= 4 and returns[-1] > returns[len(returns) // 2]:
+            trend = " и ещё растёт" if lang == "ru" else " and is still rising"
+        out.append(Finding(FindingKind.UNDERFIT,
+                           f"Средняя награда {ret:.0f} ниже порога решения {solved:.0f}{trend if lang == 'ru' else ''}: "
+                           "агенту нужно больше шагов среды или медленнее убывающее ε.",
+                           f"Mean return {ret:.0f} is below the solved threshold {solved:.0f}{trend if lang != 'ru' else ''}: "
+                           "the agent needs more environment steps or a slower ε decay."))
+    return out
+
+
+def next_step(result: dict, found: list[Finding], lang: str) -> str | None:
+    cfg = result.get("config") or {}
+    if any(f.kind == FindingKind.SOLVED for f in found):
+        return f"/run dqn seed={int(cfg.get('seed', 0)) + 1}"
+    return f"/run dqn total_steps={min(5_000_000, int(cfg.get('total_steps', 30000)) * 2)}"
+
+
+SPEC = ToolSpec(
+    name="dqn",
+    summary="Deep Q-Network on CartPole-v1 (also Acrobot, MountainCar): replay buffer, target network, "
+            "epsilon schedule.",
+    summary_ru="Deep Q-Network на CartPole-v1 (а также Acrobot, MountainCar): буфер воспроизведения, целевая сеть, "
+               "ε-жадная стратегия.",
+    theory_query="обучение с подкреплением DQN Q-learning буфер воспроизведения целевая сеть epsilon",
+    lectures=("lectures/17_rl_dqn.md",),
+    mentions=(r"\bdqn\b|\bдкн\b", r"cartpole|картпол|тележк", r"подкреплени", r"reinforcement|\brl\b",
+              r"q-?learning|q-?обучени|acrobot|mountain.?car"),
+    words=(ParamWord("env_id", r"acrobot|акробот", "Acrobot-v1"),
+           ParamWord("env_id", r"mountain.?car|машинк\w* на гор", "MountainCar-v0"),
+           ParamWord("total_steps", r"(\d+(?:[.,]\d+)?\s*(?:k|к|тыс\.?)?)\s*(?:шаг\w*|steps?\b|timesteps?)"),
+           ParamWord("gamma", r"(?:gamma|гамм\w*|γ|дисконт\w*)\s*[:=]?\s*(\d+(?:[.,]\d+)?)"),
+           ParamWord("buffer_size", r"(?:буфер\w*|buffer(?:.?size)?)\s*[:=]?\s*(\d+)"),
+           ParamWord("exploration_fraction", r"(?:exploration.?fraction|доля исследовани\w*)\s*[:=]?\s*(\d+(?:[.,]\d+)?)")),
+    metrics={None: Metric("eval_return_mean", True, 150.0, "средняя награда за эпизод", "mean episode return")},
+    estimate=estimate,
+    loss_keys=None,  # the TD loss grows as Q-values grow: returns tell how learning goes (findings)
+    findings=findings,
+    next_step=next_step,
+    short_keys=("env_id", "total_steps", "lr", "batch_size", "gamma", "seed", "device"),
+)

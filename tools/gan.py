@@ -9,7 +9,7 @@ task="dcgan": a DCGAN on MNIST-family digits (mnist5k by default).
     sample_score = exp(E_x KL(p(y|x) || p(y))) — the Inception-Score idea computed with a
     small CNN trained on the real digits (1 = useless, 10 = confident and diverse);
     sample_confidence = mean max softmax of that classifier on the samples.
-Module METRIC is the curve task's key; Result.metrics has TASK_METRICS[task].
+The main metric per task is in SPEC.metrics (curve_distance, sample_score).
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from pydantic import Field
 from tools.common import (Log, Progress, RunDir, Started, ToolConfig, autocast, finish, null_emit, pick_device,
                           plot_history, plt_figure, seed_everything)
 
-METRIC = "curve_distance"
-TASK_METRICS = {"curve": "curve_distance", "dcgan": "sample_score"}
 X_RANGE = 10.0
 
 
@@ -292,3 +290,113 @@ def infer(checkpoint: str | Path, inputs: dict | None = None, out_dir: str | Pat
     out.mkdir(parents=True, exist_ok=True)
     path = _save_grid(out, f"gan-samples-{int(time.time() * 1000)}.png", imgs, "DCGAN samples")
     return {"image": str(path), "n": n}
+
+
+# ---- spec: what the rest of the tutor knows about this tool ---------------------------------------------
+
+from tools.cost import Measured, cached as cost_cached, measure, steps_for, training_cost  # noqa: E402
+from tools.spec import LN2, Cost, Finding, FindingKind, Metric, ParamWord, ToolSpec, near, series  # noqa: E402
+
+IMAGES = {"mnist5k": 4000, "digits": 1437, "fashion_mnist": 60000, "mnist": 60000}
+# effective FLOP/s on the 2-core reference machine, fitted to bench/experiments.py (curve quick: 17 s,
+# dcgan preset: 51 s incl. the judge classifier); the curve MLPs are bound by per-step overhead
+CPU_FLOPS = {"curve": 5e10, "dcgan": 4.3e10}
+PER_STEP_CPU_S = {"curve": 1.5e-3, "dcgan": 0.0}
+
+
+@cost_cached
+def estimate(cfg: Config) -> Cost:
+    import torch
+    import torch.nn as nn
+
+    if cfg.task == "curve":
+        gen, disc, z_shape, x_shape, n = (lambda: mlp(cfg.latent_dim, cfg.hidden, 2)), (lambda: mlp(2, cfg.hidden, 1)), \
+            (cfg.batch_size, cfg.latent_dim), (cfg.batch_size, 2), cfg.n_real
+    else:
+        c = max(8, cfg.hidden // 2)
+        n = IMAGES[cfg.dataset]
+        gen, disc, z_shape, x_shape = (lambda: dcgan_nets(cfg.latent_dim, c, 1)[0]), (lambda: dcgan_nets(cfg.latent_dim, c, 1)[1]), \
+            (cfg.batch_size, cfg.latent_dim), (cfg.batch_size, 1, 28, 28)
+
+    class Step(nn.Module):
+        """One GAN step: D on a real and a fake batch, G through D."""
+
+        def __init__(self):
+            super().__init__()
+            self.g, self.d = gen(), disc()
+
+        def forward(self, z, x):
+            return self.d(x).sum() + 2 * self.d(self.g(z)).sum()
+
+    m = measure(Step, lambda: (torch.empty(*z_shape), torch.empty(*x_shape)))
+    fixed = 2.0 if cfg.task == "curve" else 12.0  # the dcgan judge classifier trains first
+    data = n * 28 * 28 * 4 if cfg.task == "dcgan" else 0
+    return training_cost(Measured(m.parameters, m.trainable, m.step_flops, m.activation_bytes),
+                         steps_for(n, cfg.batch_size, cfg.epochs), CPU_FLOPS[cfg.task], data_bytes=data,
+                         fixed_cpu_s=fixed, per_step_cpu_s=PER_STEP_CPU_S[cfg.task])
+
+
+def findings(result: dict, lang: str) -> list[Finding]:
+    """Reading GAN losses: with BCE, D(x)=1/2 everywhere gives d_loss = 2·ln 2 ≈ 1.386 and g_loss =
+    ln 2 ≈ 0.693 — the equilibrium where the discriminator cannot tell real from fake."""
+    hist = result.get("history") or []
+    d, g = series(hist, "d_loss"), series(hist, "g_loss")
+    out: list[Finding] = []
+    if not d or not g:
+        return out
+    tail = max(1, len(d) // 5)
+    d_end, g_end = sum(d[-tail:]) / tail, sum(g[-tail:]) / tail
+    if near(d_end, 2 * LN2, 0.15) and near(g_end, LN2, 0.35):
+        out.append(Finding(FindingKind.BALANCED,
+                           f"Потери в конце: d_loss ≈ {d_end:.2f}, g_loss ≈ {g_end:.2f} — близко к 2·ln 2 ≈ 1.39 и ln 2 ≈ "
+                           "0.69: равновесие, дискриминатор уже не отличает настоящие примеры от сгенерированных "
+                           "(D(x) ≈ 0.5). Для GAN это хороший знак, а не «застрявшее» обучение.",
+                           f"Final losses: d_loss ≈ {d_end:.2f}, g_loss ≈ {g_end:.2f} — close to 2·ln 2 ≈ 1.39 and ln 2 ≈ "
+                           "0.69: the equilibrium where the discriminator cannot tell real from generated samples "
+                           "(D(x) ≈ 0.5). For a GAN this is a good sign, not a stalled run."))
+    elif d_end < 0.3 and g_end > 2.5:
+        out.append(Finding(FindingKind.COLLAPSE,
+                           f"d_loss ≈ {d_end:.2f} при g_loss ≈ {g_end:.2f}: дискриминатор побеждает, градиенты генератору "
+                           "почти не доходят — риск коллапса мод. Помогают меньший lr дискриминатора, label smoothing.",
+                           f"d_loss ≈ {d_end:.2f} with g_loss ≈ {g_end:.2f}: the discriminator wins and the generator gets "
+                           "almost no gradient — a risk of mode collapse. A lower discriminator lr or label smoothing help."))
+    m = result.get("metrics") or {}
+    if "sample_score" in m and "real_score" in m:
+        out.append(Finding(FindingKind.NOTE,
+                           f"Оценка сэмплов {m['sample_score']:.2f} против {m['real_score']:.2f} у настоящих цифр "
+                           "(1.0 — генератор рисует один класс).",
+                           f"Sample score {m['sample_score']:.2f} vs {m['real_score']:.2f} for real digits (1.0 means "
+                           "the generator draws a single class)."))
+    return out
+
+
+def next_step(result: dict, found: list[Finding], lang: str) -> str | None:
+    cfg = result.get("config") or {}
+    if cfg.get("task") == "dcgan":
+        return f"/run gan task=dcgan epochs={min(5000, int(cfg.get('epochs', 12)) * 2)}"
+    if any(f.kind == FindingKind.COLLAPSE for f in found):
+        return f"/run gan lr={float(cfg.get('lr', 5e-4)) / 2:.2g}"
+    return f"/run gan latent_dim={min(512, int(cfg.get('latent_dim', 2)) * 4)}"
+
+
+SPEC = ToolSpec(
+    name="gan",
+    summary="GANs: a 1-D GAN learning y = sin(x)/x - x/10, or a DCGAN on MNIST-family digits.",
+    summary_ru="GAN: одномерная GAN учит кривую y = sin(x)/x − x/10, или DCGAN рисует цифры MNIST.",
+    theory_query="генеративно-состязательные сети GAN генератор дискриминатор функция потерь равновесие коллапс мод",
+    lectures=("lectures/16_gan_diffusion.md",),
+    mentions=(r"\bgan\b|\bdcgan\b|\bган\w*\b|\bгэн\b", r"генеративно.?состязательн|состязательн",
+              r"generative adversarial", r"sin\(x\)/x|sin x / x"),
+    words=(ParamWord("task", r"dcgan|цифр|изображ|image|mnist|digit|картин", "dcgan"),
+           ParamWord("task", r"крив|curve|sin|1-?d|одномерн", "curve"),
+           ParamWord("latent_dim", r"(?:latent(?:.?dim)?|латентн\w*(?: размерност\w*)?|размерност\w* шума|z.?dim)\s*[:=]?\s*(\d+)"),
+           ParamWord("beta1", r"(?:beta1|бета1|β1)\s*[:=]?\s*(\d+(?:[.,]\d+)?)")),
+    metrics={"curve": Metric("curve_distance", False, 0.1, "среднее расстояние до кривой", "mean distance to the curve"),
+             "dcgan": Metric("sample_score", True, None, "оценка качества сэмплов", "sample score"),
+             None: Metric("curve_distance", False, 0.1, "среднее расстояние до кривой", "mean distance to the curve")},
+    estimate=estimate,
+    loss_keys=None,  # GAN losses are a game, not a curve to minimise: read by findings()
+    findings=findings,
+    next_step=next_step,
+    short_keys=("task", "dataset", "epochs", "lr", "batch_size", "latent_dim", "hidden", "device"),
+)

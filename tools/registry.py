@@ -1,13 +1,15 @@
 """Plain dict registry: tool name -> lazy entry point.
 
-Importing this module imports no torch: a tool's module is loaded only when its
-config class, presets, `run` or `infer` is asked for. Each tool module defines:
+Importing this module imports no torch: a tool's module is loaded only when its spec,
+config class, presets, `run` or `infer` is asked for (the modules import torch inside
+their functions). Each tool module defines:
 
     Config(ToolConfig)            pydantic config, bounds + description on every field
     PRESETS: dict[str, dict]      at least "smoke", "quick", "full" (overrides of Config)
-    METRIC: str                   the main metric key in Result.metrics
     run(cfg, emit, out_dir=None) -> Result
     infer(checkpoint, inputs) -> dict    (optional)
+    SPEC: tools.spec.ToolSpec     everything else the tutor knows about it (metrics, cost,
+                                  words, uploads, how to read a result)
 """
 
 from __future__ import annotations
@@ -16,16 +18,42 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from tools.spec import Cost, Metric, ToolSpec
+
 
 @dataclass(frozen=True)
 class ToolEntry:
     name: str
     module: str
-    description: str
-    topic: str  # what the lecture pages about it are called: used to retrieve the theory
+    fallback_description: str = ""  # for tools without a SPEC (test tools registered by TUTOR_EXTRA_TOOLS)
 
     def load(self):
         return importlib.import_module(self.module)
+
+    @property
+    def spec(self) -> ToolSpec:
+        mod = self.load()
+        spec = getattr(mod, "SPEC", None)
+        if spec is None:  # a minimal spec for a tool that brings none: its main metric, a preset-sized cost
+            metric = getattr(mod, "METRIC", "value")
+            spec = ToolSpec(name=self.name, summary=self.fallback_description or f"the {self.name} experiment",
+                            summary_ru=self.fallback_description or f"эксперимент {self.name}", theory_query=self.name,
+                            lectures=(), mentions=(rf"\b{self.name}\b",), metrics={None: Metric(metric, True)},
+                            estimate=lambda cfg: Cost(cpu_s=10.0, gpu_s=10.0, parameters=0, memory_bytes=0, steps=1),
+                            loss_keys=None)
+            mod.SPEC = spec
+        return spec
+
+    @property
+    def description(self) -> str:
+        return self.spec.summary
+
+    @property
+    def topic(self) -> str:
+        return self.spec.theory_query
+
+    def estimate(self, cfg) -> Cost:
+        return self.spec.estimate(cfg)
 
     @property
     def config_cls(self):
@@ -35,9 +63,8 @@ class ToolEntry:
     def presets(self) -> dict[str, dict[str, Any]]:
         return self.load().PRESETS
 
-    @property
-    def metric(self) -> str:
-        return self.load().METRIC
+    def metric(self, task: str | None = None) -> Metric:
+        return self.spec.metric(task)
 
     @property
     def run(self) -> Callable:
@@ -68,43 +95,8 @@ class ToolEntry:
 
 
 TOOLS: dict[str, ToolEntry] = {
-    "cnn": ToolEntry(
-        "cnn", "tools.cnn",
-        "Image classification with a small CNN (BatchNorm, Dropout) on MNIST-family data, or transfer learning "
-        "from an ImageNet MobileNetV2.",
-        "свёрточные нейронные сети CNN классификация изображений",
-    ),
-    "detection": ToolEntry(
-        "detection", "tools.detection",
-        "Object detection on generated canvases with a compact anchor-free detector, NMS and mAP@0.5.",
-        "детекция объектов YOLO NMS mAP",
-    ),
-    "segmentation": ToolEntry(
-        "segmentation", "tools.segmentation",
-        "Semantic segmentation with a U-Net on generated canvases; Dice/IoU metrics and mask overlays.",
-        "семантическая сегментация U-Net IoU Dice",
-    ),
-    "rnn": ToolEntry(
-        "rnn", "tools.rnn",
-        "LSTM/GRU: course-text topic classification, or time-series forecasting against a seasonal-naive baseline.",
-        "рекуррентные нейронные сети LSTM GRU временные ряды",
-    ),
-    "transformer": ToolEntry(
-        "transformer", "tools.transformer",
-        "Transformers: fine-tune a BERT-style encoder for text classification, or train/sample a GPT "
-        "(pretrained vs from scratch).",
-        "трансформеры GPT BERT self-attention",
-    ),
-    "gan": ToolEntry(
-        "gan", "tools.gan",
-        "GANs: a 1-D GAN learning y = sin(x)/x - x/10, or a DCGAN on MNIST-family digits.",
-        "генеративно-состязательные сети GAN DCGAN",
-    ),
-    "dqn": ToolEntry(
-        "dqn", "tools.dqn",
-        "Deep Q-Network on CartPole-v1: replay buffer, target network, epsilon schedule.",
-        "обучение с подкреплением DQN Q-learning",
-    ),
+    name: ToolEntry(name, f"tools.{name}")
+    for name in ("cnn", "detection", "segmentation", "rnn", "transformer", "gan", "dqn")
 }
 
 

@@ -11,7 +11,7 @@ Loa by default, or sunspots) from a sliding window, chronological split, normali
 fitted on the training part only. The network predicts the change from the last observed
 value; it is compared with the seasonal-naive baseline (the value one season ago).
     metrics rmse and baseline_rmse in the series' units.
-Module METRIC is the text task's key; TASK_METRICS maps task → key.
+The main metric per task is in SPEC.metrics (test_accuracy, rmse).
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from pydantic import Field
 from tools.common import (Log, MissingDataError, Progress, RunDir, Started, ToolConfig, finish, null_emit, pick_device,
                           plot_history, plt_figure, seed_everything)
 
-METRIC = "test_accuracy"
-TASK_METRICS = {"text": "test_accuracy", "forecast": "rmse"}
 SEASON = {"co2": 12, "sunspots": 11}  # co2: monthly, yearly cycle; sunspots: yearly data, ~11-year cycle
 
 
@@ -319,3 +317,91 @@ def infer(checkpoint: str | Path, inputs, out_dir: str | Path | None = None) -> 
             z.append(nxt)
             out.append(nxt * ck["sd"] + ck["mu"])
     return {"forecast": out, "series": ck["series"]}
+
+
+# ---- spec: what the rest of the tutor knows about this tool ---------------------------------------------
+
+from tools.cost import cached as cost_cached, measure, steps_for, training_cost  # noqa: E402
+from tools.spec import Cost, Finding, FindingKind, Metric, ParamWord, ToolSpec, Upload  # noqa: E402
+
+# passages (train) and vocabulary of the built-in text sets; points of the series
+TEXT_SIZES = {"course": (253, 6000), "course_en": (286, 5000), "folder": (2000, 20000)}
+SERIES_POINTS = {"co2": 526, "sunspots": 309}
+# effective FLOP/s of a training step on the 2-core reference machine, fitted to bench/experiments.py
+# (text quick: 9 s, forecast quick: 4 s): recurrent steps are sequential, far below dense-matmul rates
+CPU_FLOPS = {"text": 1.05e11, "forecast": 3.2e10}
+
+
+@cost_cached
+def estimate(cfg: Config) -> Cost:
+    import torch
+
+    if cfg.task == "forecast":
+        n = int((SERIES_POINTS.get(cfg.dataset, 526) - cfg.window) * 0.8)
+        bs = min(cfg.batch_size, n)
+        m = measure(lambda: build_forecaster(cfg), lambda: (torch.empty(bs, cfg.window, 1),))
+        return training_cost(m, steps_for(n, bs, cfg.epochs), CPU_FLOPS["forecast"], fixed_cpu_s=1.0)
+    n, vocab = TEXT_SIZES.get(cfg.dataset, TEXT_SIZES["folder"])
+    bs = min(cfg.batch_size, n)
+    m = measure(lambda: build_text_model(cfg, vocab, 5), lambda: (torch.zeros(bs, cfg.max_len, dtype=torch.long),))
+    return training_cost(m, steps_for(n, bs, cfg.epochs), CPU_FLOPS["text"], fixed_cpu_s=2.0)
+
+
+def findings(result: dict, lang: str) -> list[Finding]:
+    m = result.get("metrics") or {}
+    if "rmse" in m and "baseline_rmse" in m:
+        r, b = m["rmse"], m["baseline_rmse"]
+        if r < b:
+            return [Finding(FindingKind.BASELINE, f"RMSE {r:.3g} против {b:.3g} у сезонного наивного прогноза: модель "
+                                                  f"на {1 - r / b:.0%} точнее базового решения.",
+                            f"RMSE {r:.3g} vs {b:.3g} for the seasonal-naive forecast: the model is {1 - r / b:.0%} "
+                            "better than the baseline.")]
+        return [Finding(FindingKind.BASELINE, f"RMSE {r:.3g} не лучше сезонного наивного прогноза ({b:.3g}): сеть пока не "
+                                              "выучила ничего сверх сезонности.",
+                        f"RMSE {r:.3g} is no better than the seasonal-naive forecast ({b:.3g}): the network has not "
+                        "learnt more than the season yet.")]
+    return []
+
+
+def next_step(result: dict, found: list[Finding], lang: str) -> str | None:
+    cfg = result.get("config") or {}
+    kinds = {f.kind for f in found}
+    if cfg.get("task") == "forecast":
+        return f"/run rnn task=forecast window={min(1000, int(cfg.get('window', 24)) * 2)}"
+    if kinds & {FindingKind.OVERFIT, FindingKind.GAP}:
+        return f"/run rnn dropout={min(0.9, float(cfg.get('dropout', 0.5)) + 0.2):.1f}"
+    other = "gru" if cfg.get("cell", "lstm") == "lstm" else "lstm"
+    return f"/run rnn cell={other}"
+
+
+SPEC = ToolSpec(
+    name="rnn",
+    summary="LSTM/GRU: course-text topic classification, or time-series forecasting against a seasonal-naive "
+            "baseline.",
+    summary_ru="LSTM/GRU: классификация тем курсовых текстов или прогноз временного ряда против сезонного наивного "
+               "прогноза.",
+    theory_query="рекуррентные нейронные сети LSTM GRU затухающий градиент временные ряды",
+    lectures=("lectures/11_rnn.md", "lectures/18_time_series.md"),
+    mentions=(r"\brnn\b|\blstm\b|\bgru\b|\bрнн\b|лстм", r"рекуррент", r"recurrent", r"временн\w* ряд|прогноз",
+              r"time.?series|forecast", r"\bco2\b|sunspot|солнечн\w* пят"),
+    words=(ParamWord("task", r"прогноз|временн\w* ряд|time.?series|forecast|co2|sunspot|солнечн", "forecast"),
+           ParamWord("dataset", r"sunspot|солнечн", "sunspots"),
+           ParamWord("dataset", r"\bco2\b", "co2"),
+           ParamWord("task", r"текст|text|классиф|тем[аыу]\b", "text"),
+           ParamWord("cell", r"\blstm\b|лстм", "lstm"),
+           ParamWord("cell", r"\bgru\b", "gru"),
+           ParamWord("embeddings", r"navec|предобученн\w* (эмбеддинг|вектор)|pretrained (embedding|vector)", "navec"),
+           ParamWord("bidirectional", r"однонаправлен|unidirectional|не двунаправлен", False),
+           ParamWord("hidden", r"(?:hidden(?: size)?|скрыт\w*(?: состояни\w*)?|нейрон\w*)\s*[:=]?\s*(\d+)"),
+           ParamWord("layers", r"(\d+)\s*(?:сло\w*|layers?)"),
+           ParamWord("window", r"(?:окн\w*|window)\s*[:=]?\s*(\d+)"),
+           ParamWord("dropout", r"(?:dropout|дропаут\w*)\s*[:=]?\s*(\d+(?:[.,]\d+)?)")),
+    metrics={"text": Metric("test_accuracy", True, 0.8, "точность на тесте", "test accuracy"),
+             "forecast": Metric("rmse", False, None, "RMSE", "RMSE"),
+             None: Metric("test_accuracy", True, 0.8, "точность на тесте", "test accuracy")},
+    estimate=estimate,
+    upload=Upload.TEXT,
+    findings=findings,
+    next_step=next_step,
+    short_keys=("task", "dataset", "cell", "epochs", "lr", "batch_size", "hidden", "device"),
+)

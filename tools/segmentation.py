@@ -20,7 +20,6 @@ from tools.common import (Progress, RunDir, Started, ToolConfig, autocast, finis
                           plt_figure, seed_everything)
 from tools.synthetic import CLASSES, make_canvases
 
-METRIC = "miou"
 NAMES = ["background", *CLASSES]
 
 
@@ -210,3 +209,50 @@ def infer(checkpoint: str | Path, inputs, out_dir: str | Path | None = None) -> 
     plt.close(fig)
     return {"classes_present": [c for c, f in fr.items() if f > 0 and c != "background"], "pixel_fractions": fr,
             "image": str(path)}
+
+
+# ---- spec: what the rest of the tutor knows about this tool ---------------------------------------------
+
+from tools.cost import cached as cost_cached, measure, steps_for, training_cost  # noqa: E402
+from tools.spec import Cost, Metric, ParamWord, ToolSpec, Upload  # noqa: E402
+
+# effective FLOP/s of a training step on the 2-core reference machine, fitted to bench/experiments.py (quick: 15 s)
+CPU_FLOPS = 1e11
+
+
+@cost_cached
+def estimate(cfg: Config) -> Cost:
+    import torch
+
+    size = cfg.image_size - cfg.image_size % (2 ** cfg.depth)
+    bs = min(cfg.batch_size, cfg.n_train)
+    m = measure(lambda: build_unet(1, len(CLASSES), cfg.base_channels, cfg.depth), lambda: (torch.empty(bs, 1, size, size),))
+    data = (cfg.n_train + cfg.n_test) * size * size * (4 + 8)  # float image + int64 mask
+    return training_cost(m, steps_for(cfg.n_train, bs, cfg.epochs), CPU_FLOPS, data_bytes=data, fixed_cpu_s=2.0,
+                         eval_share=0.3)
+
+
+def next_step(result: dict, found, lang: str) -> str | None:
+    cfg = result.get("config") or {}
+    if (result.get("metrics") or {}).get("miou", 0) < 0.75:
+        return f"/run segmentation epochs={min(500, int(cfg.get('epochs', 4)) * 2)}"
+    return f"/run segmentation depth={min(5, int(cfg.get('depth', 2)) + 1)} dice_weight=1.0"
+
+
+SPEC = ToolSpec(
+    name="segmentation",
+    summary="Semantic segmentation with a U-Net on generated canvases; Dice/IoU metrics and mask overlays.",
+    summary_ru="Семантическая сегментация U-Net на сгенерированных изображениях: метрики IoU/Dice и маски.",
+    theory_query="семантическая сегментация U-Net skip connections IoU Dice",
+    lectures=("lectures/09_segmentation.md",),
+    mentions=(r"сегментац|сегментир|сегментн", r"segment", r"u-?net\b|юнет", r"\bmiou\b|\bdice\b"),
+    words=(ParamWord("depth", r"(?:глубин\w*|depth)\s*[:=]?\s*(\d+)"),
+           ParamWord("dice_weight", r"(?:вес\w* dice|dice.?weight)\s*[:=]?\s*(\d+(?:[.,]\d+)?)"),
+           ParamWord("image_size", r"(\d+)\s*(?:px|пикс\w*)")),
+    metrics={None: Metric("miou", True, 0.75, "mIoU", "mIoU")},
+    estimate=estimate,
+    upload=Upload.IMAGE,
+    upload_words=(r"сегмент|segment|маск|mask",),
+    next_step=next_step,
+    short_keys=("epochs", "lr", "batch_size", "base_channels", "depth", "dice_weight", "device"),
+)

@@ -28,8 +28,6 @@ from pydantic import Field
 from tools.common import (Log, MissingDataError, Progress, RunDir, Started, ToolConfig, autocast, finish, null_emit,
                           pick_device, plot_history, seed_everything)
 
-METRIC = "test_accuracy"
-TASK_METRICS = {"classify": "test_accuracy", "generate": "val_perplexity"}
 
 
 class Config(ToolConfig):
@@ -364,3 +362,118 @@ def infer(checkpoint: str | Path, inputs, out_dir: str | Path | None = None) -> 
     out = model.eval().generate(idx, int(inputs.get("max_new_tokens", 200)), float(inputs.get("temperature", 0.8)),
                                 gen=torch.Generator().manual_seed(int(inputs.get("seed", 0))))
     return {"text": "".join(chars[i] for i in out[0].tolist())}
+
+
+# ---- spec: what the rest of the tutor knows about this tool ---------------------------------------------
+
+from tools.cost import cached as cost_cached, measure, steps_for, training_cost  # noqa: E402
+from tools.spec import Cost, Finding, FindingKind, Metric, ParamWord, ToolSpec, Upload  # noqa: E402
+
+TEXT_PASSAGES = {"course": 253, "course_en": 286, "folder": 2000}
+CORPUS_CHARS, CHAR_VOCAB = 400_000, 160  # the Russian notes for the char-level GPT
+# effective FLOP/s of a training step on the 2-core reference machine, fitted to bench/experiments.py
+# (classify quick: 38 s incl. loading MiniLM; generate quick: 55 s incl. sampling)
+CPU_FLOPS = {"classify": 1.4e11, "generate": 9.8e10}
+
+
+def _encoder_config(cfg: Config):
+    """The encoder's architecture without its weights: the packaged MiniLM's, a hub config when
+    it is cached/reachable, else BERT-base as a conservative stand-in."""
+    from transformers import AutoConfig, BertConfig
+
+    if cfg.model_id == "minilm":
+        return AutoConfig.from_pretrained(str(minilm_dir()))
+    try:
+        return AutoConfig.from_pretrained(cfg.model_id)
+    except Exception:  # offline or unknown id: the run itself reports it; estimate as BERT-base
+        return BertConfig()
+
+
+@cost_cached
+def estimate(cfg: Config) -> Cost:
+    import torch
+
+    bs = cfg.batch_size
+    if cfg.task == "classify":
+        from transformers import AutoModelForSequenceClassification
+
+        conf = _encoder_config(cfg)
+        conf.num_labels = 5
+
+        def build():
+            m = AutoModelForSequenceClassification.from_config(conf)
+            base = getattr(m, m.base_model_prefix, m)
+            layers = getattr(getattr(base, "encoder", None), "layer", [])
+            for layer in list(layers)[: cfg.freeze_layers]:
+                for p in layer.parameters():
+                    p.requires_grad = False
+            return m
+
+        n = TEXT_PASSAGES.get(cfg.dataset, 2000)
+        bs = min(bs, n)
+        ids = lambda: (torch.zeros(bs, cfg.max_length, dtype=torch.long),)  # noqa: E731
+        m = measure(build, ids)
+        return training_cost(m, steps_for(n, bs, cfg.epochs), CPU_FLOPS["classify"], fixed_cpu_s=6.0)
+    if cfg.model_id == "smollm2":
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        conf = LlamaConfig(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
+                           num_attention_heads=9, num_key_value_heads=3, max_position_embeddings=8192,
+                           tie_word_embeddings=True)
+        b = max(1, bs // 8)  # _smollm2 trains on batch_size // 8 sequences
+        m = measure(lambda: LlamaForCausalLM(conf), lambda: (torch.zeros(b, cfg.max_length, dtype=torch.long),))
+        return training_cost(m, cfg.epochs * cfg.steps_per_epoch, CPU_FLOPS["generate"], fixed_cpu_s=10.0)
+    x = lambda: (torch.zeros(bs, cfg.max_length, dtype=torch.long), torch.zeros(bs, cfg.max_length, dtype=torch.long))  # noqa: E731
+    m = measure(lambda: build_gpt(CHAR_VOCAB, cfg), x, loss=lambda out: out[1])
+    return training_cost(m, cfg.epochs * cfg.steps_per_epoch, CPU_FLOPS["generate"], data_bytes=CORPUS_CHARS * 8,
+                         fixed_cpu_s=3.0)
+
+
+def findings(result: dict, lang: str) -> list[Finding]:
+    m = result.get("metrics") or {}
+    out = []
+    if "val_perplexity" in m and "initial_val_perplexity" in m:
+        a, b = m["initial_val_perplexity"], m["val_perplexity"]
+        out.append(Finding(FindingKind.NOTE, f"Перплексия на валидации упала с {a:.3g} до {b:.3g}: модель всё лучше "
+                                             "предсказывает следующий символ.",
+                           f"Validation perplexity fell from {a:.3g} to {b:.3g}: the model predicts the next "
+                           "character better and better."))
+    return out
+
+
+def next_step(result: dict, found: list[Finding], lang: str) -> str | None:
+    cfg = result.get("config") or {}
+    if cfg.get("task") == "generate":
+        return f"/run transformer task=generate n_layer={min(48, int(cfg.get('n_layer', 3)) + 1)}"
+    if cfg.get("pretrained", True):
+        return "/run transformer pretrained=false"  # the homework's comparison: pretrained vs scratch
+    return f"/run transformer freeze_layers={max(0, int(cfg.get('freeze_layers', 2)) - 2)}"
+
+
+SPEC = ToolSpec(
+    name="transformer",
+    summary="Transformers: fine-tune a BERT-style encoder for text classification, or train/sample a GPT "
+            "(pretrained vs from scratch).",
+    summary_ru="Трансформеры: дообучение BERT-подобного энкодера для классификации текстов или обучение и генерация "
+               "GPT (предобученный против обученного с нуля).",
+    theory_query="трансформер self-attention механизм внимания BERT GPT",
+    lectures=("lectures/14_transformers.md", "lectures/13_seq2seq_attention.md"),
+    mentions=(r"трансформер|трансфомер", r"transformer", r"\bgpt\b|\bbert\b|\bберт\b|minilm|smollm|\bгпт\b",
+              r"language model|языков\w* модел", r"перплекс|perplexity"),
+    words=(ParamWord("task", r"\bgpt\b|\bгпт\b|генерац|generat|продолж|perplex|перплекс|smollm", "generate"),
+           ParamWord("task", r"\bbert\b|\bберт\b|классиф|classif|minilm", "classify"),
+           ParamWord("pretrained", r"с нуля|from scratch|без предобучени|random init", False),
+           ParamWord("model_id", r"smollm", "smollm2"),
+           ParamWord("freeze_layers", r"заморо\w*\s*(\d+)\s*сло|freeze\s*(\d+)"),
+           ParamWord("n_layer", r"(\d+)\s*(?:сло\w*|layers?|блок\w*|blocks?)"),
+           ParamWord("n_head", r"(\d+)\s*(?:голов\w*|heads?)"),
+           ParamWord("max_length", r"(?:max.?length|длин\w* (?:последовательност\w*|контекст\w*)|context)\s*[:=]?\s*(\d+)")),
+    metrics={"classify": Metric("test_accuracy", True, 0.8, "точность на тесте", "test accuracy"),
+             "generate": Metric("val_perplexity", False, None, "перплексия на валидации", "validation perplexity"),
+             None: Metric("test_accuracy", True, 0.8, "точность на тесте", "test accuracy")},
+    estimate=estimate,
+    upload=Upload.TEXT,
+    findings=findings,
+    next_step=next_step,
+    short_keys=("task", "dataset", "model_id", "pretrained", "epochs", "lr", "batch_size", "device"),
+)

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     job_timeout_s: int = Field(3600, ge=5, le=7 * 24 * 3600, description="Per-job wall-clock limit.")
     owner_max_concurrent: int = Field(3, ge=1, le=1000, description="Queued+running jobs one owner may have.")
     owner_gpu_minutes_per_day: float = Field(120.0, ge=0, description="GPU minutes one owner may use per day.")
+    job_memory_share: float = Field(
+        0.5, gt=0.0, le=1.0, description="Share of this machine's RAM (or of the GPU's memory) one job may plan to use; "
+                                         "configs estimated above it are refused before they are queued.")
     requeue_interrupted: bool = Field(
         False, description="On start-up, re-queue jobs a dead server left running (else mark them failed)."
     )

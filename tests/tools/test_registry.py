@@ -12,17 +12,12 @@ from tools.registry import TOOLS, get_tool, parse_overrides
 NAMES = sorted(TOOLS)
 
 
-def main_metric(mod, cfg) -> str:
-    task_metrics = getattr(mod, "TASK_METRICS", None)
-    return task_metrics[cfg.task] if task_metrics and hasattr(cfg, "task") else mod.METRIC
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_module_contract_and_schema(name):
     entry = get_tool(name)
     mod = entry.load()
     assert {"smoke", "quick", "full"} <= set(mod.PRESETS)
-    assert callable(mod.run) and isinstance(mod.METRIC, str)
+    assert callable(mod.run) and mod.SPEC.name == name
     schema = mod.Config.model_json_schema()
     for field, spec in schema["properties"].items():
         assert spec.get("description"), f"{name}.{field} has no description"
@@ -47,7 +42,7 @@ def test_smoke_run_events_artifacts_and_determinism(name, tmp_path):
     assert isinstance(events[0], Started) and isinstance(events[-1], Finished)
     assert all(isinstance(e, (Progress, Log, ArtifactSaved)) for e in events[1:-1])
     assert any(isinstance(e, Progress) for e in events)
-    key = main_metric(entry.load(), cfg)
+    key = entry.spec.metric_for(cfg.model_dump()).key
     assert key in result.metrics
     assert result.device == "cpu" and result.seed == cfg.seed and result.config == cfg.model_dump()
     names = {a.name for a in result.artifacts}

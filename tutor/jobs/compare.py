@@ -12,9 +12,10 @@ import numpy as np
 
 
 def _main_metric(tool: str, runs: list[dict]) -> tuple[str, bool]:
-    from tutor.agent.summary import main_metric
+    from tools.registry import get_tool
 
-    key, higher, _ = main_metric(tool, runs[0].get("config") or {})
+    metric = get_tool(tool).spec.metric_for(runs[0].get("config"))
+    key, higher = metric.key, metric.higher_is_better
     if not key or not any(key in (r.get("metrics") or {}) for r in runs):
         keys = sorted({k for r in runs for k in (r.get("metrics") or {})})
         key = keys[0] if keys else ""

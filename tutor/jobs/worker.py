@@ -23,7 +23,7 @@ def extra_tools() -> None:
     for item in spec.split(","):
         if "=" in item:
             name, module = item.split("=", 1)
-            TOOLS.setdefault(name.strip(), ToolEntry(name.strip(), module.strip(), f"extra tool {name}", name))
+            TOOLS.setdefault(name.strip(), ToolEntry(name.strip(), module.strip(), f"extra tool {name}"))
 
 
 def run_job(job_id: str, database_url: str, run_dir: str, env: dict | None = None) -> str:

@@ -14,5 +14,5 @@ router = APIRouter(prefix="/v1", tags=["tools"])
 async def list_tools(principal: PrincipalDep) -> list[ToolInfo]:
     from tools.registry import TOOLS
 
-    return [ToolInfo(name=n, description=e.description, metric=e.metric, presets=e.presets,
+    return [ToolInfo(name=n, description=e.description, metric=e.metric().key, presets=e.presets,
                      config_schema=e.config_cls.model_json_schema()) for n, e in TOOLS.items()]
