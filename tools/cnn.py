@@ -369,6 +369,13 @@ def next_step(result: dict, found: list[Finding], lang: str) -> str | None:
     return None
 
 
+def describe_prediction(pred: dict, lang: str) -> str:
+    top = ", ".join(f"{k}: {v:.2f}" for k, v in list((pred.get("probs") or {}).items())[:3])
+    if lang == "ru":
+        return f"Класс: **{pred.get('label')}**. Вероятности: {top}."
+    return f"Class: **{pred.get('label')}**. Probabilities: {top}."
+
+
 SPEC = ToolSpec(
     name="cnn",
     summary="Image classification with a small CNN (BatchNorm, Dropout) on MNIST-family data, or transfer learning "
@@ -395,5 +402,6 @@ SPEC = ToolSpec(
     upload_words=(r"класс|classif|что (это|на)|распозна|цифр|digit",),
     findings=findings,
     next_step=next_step,
+    describe_prediction=describe_prediction,
     short_keys=("dataset", "transfer", "epochs", "lr", "batch_size", "channels", "dropout", "device"),
 )

@@ -111,12 +111,9 @@ def cached(fn: Callable[[Any], Cost]) -> Callable[[Any], Cost]:
     return wrapper
 
 
-def memory_limit_bytes(on_gpu: bool) -> int:
+def memory_limit_bytes(on_gpu: bool, share: float = 0.5) -> int:
     """What one job may use: a share of the GPU's memory, or of this machine's RAM (the API,
     the LLM and other jobs live beside it)."""
-    from tutor.settings import get_settings
-
-    share = get_settings().job_memory_share
     if on_gpu:
         import torch
 

@@ -319,9 +319,10 @@ def infer(checkpoint: str | Path, inputs, out_dir: str | Path | None = None) -> 
 from tools.cost import cached as cost_cached, measure, steps_for, training_cost  # noqa: E402
 from tools.spec import Cost, Finding, FindingKind, Metric, ParamWord, ToolSpec, Upload  # noqa: E402
 
-# effective FLOP/s of a training step on the 2-core reference machine, fitted to bench/experiments.py
-# (quick: 108 s, which includes decoding + NMS + mAP every epoch)
-CPU_FLOPS = 2.1e11
+# effective FLOP/s of a training step on the 2-core reference machine, and the per-epoch evaluation
+# (decoding, NMS and mAP in Python, per test canvas), fitted to bench/experiments.py (quick: 108 s)
+CPU_FLOPS = 3.2e11
+EVAL_S_PER_IMAGE = 0.01
 
 
 @cost_cached
@@ -334,8 +335,8 @@ def estimate(cfg: Config) -> Cost:
                 loss=lambda out: out[0].float().sum() + out[1].float().sum())
     # canvases + heatmap/regression targets live on the device as float32
     data = (cfg.n_train + cfg.n_test) * size * size * 4 * (1 + len(CLASSES) / 4 + 1)
-    return training_cost(m, steps_for(cfg.n_train, bs, cfg.epochs), CPU_FLOPS, data_bytes=int(data), fixed_cpu_s=3.0,
-                         eval_share=0.5)
+    return training_cost(m, steps_for(cfg.n_train, bs, cfg.epochs), CPU_FLOPS, data_bytes=int(data),
+                         fixed_cpu_s=3.0 + cfg.epochs * cfg.n_test * EVAL_S_PER_IMAGE, eval_share=0.5)
 
 
 def findings(result: dict, lang: str) -> list[Finding]:
@@ -355,6 +356,12 @@ def next_step(result: dict, found: list[Finding], lang: str) -> str | None:
     if (result.get("metrics") or {}).get("map50", 0) < 0.7:
         return f"/run detection epochs={min(500, int(cfg.get('epochs', 12)) * 2)}"
     return f"/run detection score_threshold={min(0.9, float(cfg.get('score_threshold', 0.2)) + 0.2):.1f}"
+
+
+def describe_prediction(pred: dict, lang: str) -> str:
+    boxes = pred.get("boxes") or []
+    items = ", ".join(f"{b.get('label')} ({b.get('score', 0):.2f})" for b in boxes[:10]) or "—"
+    return f"Найдено объектов: {len(boxes)}: {items}." if lang == "ru" else f"Objects found: {len(boxes)}: {items}."
 
 
 SPEC = ToolSpec(
@@ -377,5 +384,6 @@ SPEC = ToolSpec(
     upload_words=(r"детек|detect|рамк|box|найди|объект",),
     findings=findings,
     next_step=next_step,
+    describe_prediction=describe_prediction,
     short_keys=("epochs", "lr", "batch_size", "channels", "score_threshold", "nms_iou", "device"),
 )

@@ -294,14 +294,13 @@ def findings(result: dict, lang: str) -> list[Finding]:
                            f"{solved:.0f}). There is nothing left to fit; check robustness (another seed) or learn faster."))
     else:
         returns = series(result.get("history") or [], "episodic_return")
-        trend = ""
-        if len(returns) >= 4 and returns[-1] > returns[len(returns) // 2]:
-            trend = " и ещё растёт" if lang == "ru" else " and is still rising"
+        rising = len(returns) >= 4 and returns[-1] > returns[len(returns) // 2]
         out.append(Finding(FindingKind.UNDERFIT,
-                           f"Средняя награда {ret:.0f} ниже порога решения {solved:.0f}{trend if lang == 'ru' else ''}: "
+                           f"Средняя награда {ret:.0f} ниже порога решения {solved:.0f}{' и ещё растёт' if rising else ''}: "
                            "агенту нужно больше шагов среды или медленнее убывающее ε.",
-                           f"Mean return {ret:.0f} is below the solved threshold {solved:.0f}{trend if lang != 'ru' else ''}: "
-                           "the agent needs more environment steps or a slower ε decay."))
+                           f"Mean return {ret:.0f} is below the solved threshold {solved:.0f}"
+                           f"{' and is still rising' if rising else ''}: the agent needs more environment steps or a "
+                           "slower ε decay."))
     return out
 
 

@@ -239,6 +239,11 @@ def next_step(result: dict, found, lang: str) -> str | None:
     return f"/run segmentation depth={min(5, int(cfg.get('depth', 2)) + 1)} dice_weight=1.0"
 
 
+def describe_prediction(pred: dict, lang: str) -> str:
+    items = ", ".join(f"{k}: {v:.1%}" for k, v in (pred.get("pixel_fractions") or {}).items()) or "—"
+    return f"Маска сегментации (доли пикселей): {items}." if lang == "ru" else f"Segmentation mask (pixel shares): {items}."
+
+
 SPEC = ToolSpec(
     name="segmentation",
     summary="Semantic segmentation with a U-Net on generated canvases; Dice/IoU metrics and mask overlays.",
@@ -254,5 +259,6 @@ SPEC = ToolSpec(
     upload=Upload.IMAGE,
     upload_words=(r"сегмент|segment|маск|mask",),
     next_step=next_step,
+    describe_prediction=describe_prediction,
     short_keys=("epochs", "lr", "batch_size", "base_channels", "depth", "dice_weight", "device"),
 )

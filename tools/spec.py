@@ -116,6 +116,7 @@ class ToolSpec:
     upload_words: tuple[str, ...] = ()  # regexes that make an upload mean this tool
     findings: Callable[[dict, str], list[Finding]] | None = None  # tool-specific reading of a result
     next_step: Callable[[dict, list[Finding], str], str | None] | None = None  # one concrete next experiment
+    describe_prediction: Callable[[dict, str], str] | None = None  # infer()'s output in words
     short_keys: tuple[str, ...] = ("task", "dataset", "epochs", "lr", "batch_size", "seed", "device")
     extra: Mapping[str, Any] = field(default_factory=dict)
 

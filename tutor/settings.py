@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     confirm_above_s: float = Field(
         60.0, ge=0, description="Ask the student to confirm runs estimated to take longer than this (seconds)."
     )
+    agent_checkpoints: Path | None = Field(
+        None, description="SQLite file of the agent's checkpoints (pending confirmations; default: "
+                          "DATA_DIR/agent_checkpoints.sqlite).")
     chat_wait_for_job_s: float = Field(
         900.0, ge=0, description="How long a chat turn follows a job's progress before leaving it running."
     )
@@ -146,6 +149,8 @@ class Settings(BaseSettings):
             self.index_dir = self.data_dir / "index"
         if self.artifacts_dir is None:
             self.artifacts_dir = self.data_dir / "artifacts"
+        if self.agent_checkpoints is None:
+            self.agent_checkpoints = self.data_dir / "agent_checkpoints.sqlite"
         if self.database_url is None:
             self.database_url = f"sqlite:///{(self.data_dir / 'tutor.db').as_posix()}"
         return self

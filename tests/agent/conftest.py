@@ -1,34 +1,62 @@
 import pytest
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage
+import json
+import re
+import uuid
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from sqlalchemy import create_engine
 
 from tutor.llm.base import LLMCapabilities
 
 
-class ScriptedChatModel(GenericFakeChatModel):
-    """A fake chat model that supports bind_tools: it replays scripted AIMessages
-    (text or tool calls) and records the prompts and tools it was given."""
+class ScriptedChatModel(BaseChatModel):
+    """A chat model that replays scripted AIMessages (text or tool calls), streaming them the
+    way real backends do (text token by token, a tool call as tool-call chunks), and records
+    the prompts and tools it was given. Real LangChain machinery around it: bind_tools,
+    astream, message aggregation."""
 
+    replies: list = []
     seen: list = []
     tools: list = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
 
     def bind_tools(self, tools, **kwargs):
         self.tools = list(tools)
         return self
 
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+    def _next(self, messages) -> AIMessage:
         self.seen.append(messages)
-        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        return self.replies.pop(0) if self.replies else AIMessage(content="(no scripted reply left)")
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        return ChatResult(generations=[ChatGeneration(message=self._next(messages))])
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs):
-        self.seen.append(messages)
-        yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+        msg = self._next(messages)
+        if msg.tool_calls:
+            yield ChatGenerationChunk(message=AIMessageChunk(content=msg.content, tool_call_chunks=[
+                {"name": c["name"], "args": json.dumps(c.get("args") or {}), "id": c.get("id"), "index": i}
+                for i, c in enumerate(msg.tool_calls)]))
+            return
+        for token in re.split(r"(\s)", msg.content):
+            if token:
+                yield ChatGenerationChunk(message=AIMessageChunk(content=token))
+
+
+def call(name: str, **args) -> AIMessage:
+    """A scripted reply that calls one tool."""
+    return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": f"call_{name}_{uuid.uuid4().hex[:6]}",
+                                              "type": "tool_call"}])
 
 
 def scripted(*replies, tool_calling=False, generative=True):
     msgs = [r if isinstance(r, AIMessage) else AIMessage(content=r) for r in replies]
-    model = ScriptedChatModel(messages=iter(msgs), seen=[], tools=[])
+    model = ScriptedChatModel(replies=msgs, seen=[], tools=[])
     caps = LLMCapabilities(name="scripted", tool_calling=tool_calling, json_schema=tool_calling,
                            languages=("ru", "en"), generative_answers=generative)
     return model, caps

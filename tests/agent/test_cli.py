@@ -47,7 +47,7 @@ def test_ask_hint_mode_gives_no_solution(tutor_cli):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     final = out["events"][-1]
-    assert final["mode"] == "hint" and final["data"]["homework"] is True
+    assert final["mode"] == "hint" and final["homework"] is True
     assert "?" in out["answer"] and "```" not in out["answer"] and "import " not in out["answer"]
     assert any(s["source"].endswith("homework.md") for s in out["sources"])
 

@@ -2,9 +2,7 @@
 
 import re
 
-from langchain_core.messages import AIMessage
-
-from tests.agent.conftest import NO_LLM, collect, scripted
+from tests.agent.conftest import NO_LLM, call, collect, scripted
 
 
 def types(events):
@@ -48,7 +46,7 @@ async def test_generative_backend_streams_and_sources_come_from_retrieval(make_s
 
 async def test_off_topic_is_refused_politely(make_service):
     f = final(await collect(make_service(NO_LLM), "Как приготовить борщ со сметаной?"))
-    assert f.sources == [] and "курс" in f.answer and f.data.get("reason") == "off_topic"
+    assert f.sources == [] and "курс" in f.answer and f.answer_style == "off_topic"
 
 
 async def test_hint_mode_gives_no_code_for_homework(make_service):
@@ -83,15 +81,23 @@ async def test_planted_instruction_in_corpus_triggers_nothing(make_service):
     assert svc.threads.get("inj")["mode"] == "explain"
 
 
-async def test_llm_tool_calling_route_validated_by_config(make_service):
-    call = AIMessage(content="", tool_calls=[{"name": "run_dqn", "args": {"total_steps": 2000, "preset": "smoke"},
-                                              "id": "c1", "type": "tool_call"}])
-    llm = scripted(call, tool_calling=True)
-    events = await collect(make_service(llm), "Please teach an agent to balance a pole, 2000 steps", plan_only=True)
+async def test_agent_run_unasked_by_the_student_waits_for_confirmation(make_service):
+    """A tool-calling model asks for a run the student's words did not clearly ask for: it is
+    validated by the tool's Config, planned, and only asked about; "no" runs nothing."""
+    llm = scripted(call("run_experiment", tool="dqn", preset="smoke", params={"total_steps": 2000}),
+                   "OK, nothing was run.", tool_calling=True)
+    svc = make_service(llm)
+    events = await collect(svc, "Please teach an agent to balance a pole, 2000 steps", thread="ag")
     assert "tool_call" in types(events)
     (plan,) = [e for e in events if e.type == "job_planned"]
     assert plan.tool == "dqn" and plan.preset == "smoke" and plan.config["total_steps"] == 2000
-    assert llm[0].tools and {t.name for t in llm[0].tools} >= {"run_dqn", "run_cnn"}
+    assert plan.needs_confirmation and not any(e.type == "job_submitted" for e in events)
+    f = final(events)
+    assert f.plans and f.plans[0].tool == "dqn"
+    assert {t.name for t in llm[0].tools} >= {"run_experiment", "search_course", "read_run", "compare_runs"}
+    f2 = final(await collect(svc, "no", thread="ag"))
+    assert f2.intent == "decline" and f2.answer == "OK, nothing was run."
+    assert "declined" in llm[0].seen[-1][-1].content  # the model was told
 
 
 async def test_rule_routing_plan_only(make_service):
@@ -103,10 +109,12 @@ async def test_rule_routing_plan_only(make_service):
 
 async def test_expensive_run_asks_for_confirmation_and_no_declines(make_service):
     svc = make_service(NO_LLM)
-    events = await collect(svc, "запусти DQN quick", thread="c1")
+    events = await collect(svc, "запусти DQN quick на 200k шагов", thread="c1")
     (plan,) = [e for e in events if e.type == "job_planned"]
     assert plan.needs_confirmation and plan.preset == "quick"
-    assert svc.threads.get("c1")["pending"]["tool"] == "dqn"
+    assert svc.threads.get("c1")["pending"]["owner"] == "u1"
+    other = final(await collect(svc, "да", thread="c1", user="u2"))  # a group chat: not u2's to confirm
+    assert other.error == "not_your_confirmation" and not other.job
     f = final(await collect(svc, "нет", thread="c1"))
     assert f.intent == "decline" and svc.threads.get("c1")["pending"] is None
 

@@ -49,9 +49,29 @@ def _attachments(image: Path | None) -> list[dict]:
     return [{"name": image.name, "path": str(image), "mime": mime}]
 
 
+async def _scheduler(svc) -> bool:
+    """A confirmed run must run: when no scheduler serves the database (no API, no `jobs
+    serve`), this process schedules the queue while it lives, and says so. True if started."""
+    if svc.jobs.scheduler_alive():
+        return False
+    print("(no job scheduler serves this database: this process schedules runs while it is open)", file=sys.stderr)
+    await svc.jobs.start()
+    return True
+
+
 async def _ask(a) -> int:
     svc = _service(a.index_dir)
     svc.index  # a missing index is a set-up error (IndexNotFound), not "the course does not cover this"
+    own = await _scheduler(svc) if not a.plan_only else False
+    try:
+        return await _ask_turn(svc, a)
+    finally:
+        await svc.aclose()
+        if own:
+            await svc.jobs.stop()
+
+
+async def _ask_turn(svc, a) -> int:
     thread = a.thread or f"cli-{uuid.uuid4().hex[:8]}"
     events, final = [], None
     async for ev in svc.chat(thread, a.user, " ".join(a.question), mode=a.mode, attachments=_attachments(a.image),
@@ -72,7 +92,7 @@ async def _ask(a) -> int:
         for s in final.sources if final else []:
             print(f"[{s.n}] {s.source} — {s.section} ({s.anchor})")
     # non-zero when the request was not carried out: empty or rejected input, bad parameters
-    failed = final is None or final.intent in ("error", "empty") or bool(final.data.get("error"))
+    failed = final is None or final.intent in ("error", "empty") or bool(final.error)
     return 1 if failed else 0
 
 
@@ -87,9 +107,14 @@ def cmd_ask(a) -> int:
 
 
 def cmd_chat(a) -> int:
+    return asyncio.run(_chat(a))
+
+
+async def _chat(a) -> int:
     svc = _service(a.index_dir)
     thread = a.thread or f"cli-{uuid.uuid4().hex[:8]}"
     print(f"tutor chat (thread {thread}); /help for commands, Ctrl-D to quit")
+    own = await _scheduler(svc)
 
     async def turn(text: str) -> None:
         async for ev in svc.chat(thread, a.user, text, mode=a.mode):
@@ -104,11 +129,16 @@ def cmd_chat(a) -> int:
                 for s in ev.sources:
                     print(f"  [{s.n}] {s.source} — {s.section}")
 
-    while True:
-        try:
-            text = input("> ")
-        except EOFError:
-            print()
-            return 0
-        if text.strip():
-            asyncio.run(turn(text))
+    try:
+        while True:
+            try:
+                text = await asyncio.to_thread(input, "> ")
+            except EOFError:
+                print()
+                return 0
+            if text.strip():
+                await turn(text)
+    finally:
+        await svc.aclose()
+        if own:
+            await svc.jobs.stop()

@@ -1,63 +1,53 @@
 """The tutor's LangGraph graph.
 
-    START → route ─┬─ question ──→ retrieve → answer ─┐
-                   ├─ experiment / confirm → experiment┤
-                   ├─ upload ──────────→ predict ──────┤
-                   └─ command / jobs / status / … → command ─→ finish → END
+    START → route ─┬─ question ─────────→ retrieve → answer ─────────────┐
+                   ├─ agent (tool-calling LLM) → agent ⇄ tools (→ confirm → runs) ┤
+                   ├─ experiment → plan ─┬─ run ──────────────────────────┤
+                   │                     ├─ confirm (interrupt) ─┬─ run ──┤
+                   │                     │                       └ declined┤
+                   │                     └───────────────────────────────┤
+                   ├─ upload ──────────→ predict ──────────────────────────┤
+                   └─ command / jobs / status / … → command ──────────────┴→ END
 
-Nodes stream typed events through LangGraph's custom stream writer; `finish` persists
-the turn and emits the final event. Routing is rule-based (router.py) and falls back to
-the LLM's tool calling only when the backend declares reliable tool calls.
+Nodes (tutor/agent/nodes/) stream typed events through LangGraph's custom stream writer and
+return state updates; the service (tutor/agent/service.py) persists the turn and emits the
+final event. The checkpointer keeps a thread's state while a confirmation is pending.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-
-class TurnState(TypedDict, total=False):
-    thread_id: str
-    user: str
-    message: str
-    mode: str
-    language: str
-    attachments: list[dict[str, Any]]
-    plan_only: bool
-    intent: dict[str, Any]
-    hits: list[Any]
-    answer: str
-    sources: list[dict[str, Any]]
-    job_id: str | None
-    data: dict[str, Any]
+from tutor.agent.context import TurnContext
+from tutor.agent.nodes import agent_loop, answering, commands, experiments, prediction, retrieval, routing
+from tutor.agent.state import TurnState
 
 
-def build_graph(service) -> Any:
-    """Compile the graph; node bodies live on `service` (tutor.agent.service.TutorService)."""
-    g = StateGraph(TurnState)
-    g.add_node("route", service.node_route)
-    g.add_node("retrieve", service.node_retrieve)
-    g.add_node("answer", service.node_answer)
-    g.add_node("experiment", service.node_experiment)
-    g.add_node("predict", service.node_predict)
-    g.add_node("command", service.node_command)
-    g.add_node("finish", service.node_finish)
-
-    def after_route(state: TurnState) -> str:
-        kind = state["intent"]["kind"]
-        if kind == "question":
-            return "retrieve"
-        if kind in ("experiment", "confirm"):
-            return "experiment"
-        if kind == "predict":
-            return "predict"
-        return "command"
+def build_graph(checkpointer=None) -> Any:
+    g = StateGraph(TurnState, context_schema=TurnContext)
+    g.add_node("route", routing.route)
+    g.add_node("retrieve", retrieval.retrieve)
+    g.add_node("answer", answering.answer)
+    g.add_node("agent", agent_loop.agent)
+    g.add_node("tools", agent_loop.tools)
+    g.add_node("runs", agent_loop.runs)
+    g.add_node("plan", experiments.plan)
+    g.add_node("confirm", experiments.confirm)
+    g.add_node("run", experiments.run)
+    g.add_node("declined", experiments.declined)
+    g.add_node("predict", prediction.predict)
+    g.add_node("command", commands.command)
 
     g.add_edge(START, "route")
-    g.add_conditional_edges("route", after_route, ["retrieve", "experiment", "predict", "command"])
+    g.add_conditional_edges("route", routing.next_node, ["retrieve", "agent", "plan", "predict", "command"])
     g.add_edge("retrieve", "answer")
-    for node in ("answer", "experiment", "predict", "command"):
-        g.add_edge(node, "finish")
-    g.add_edge("finish", END)
-    return g.compile()
+    g.add_conditional_edges("agent", agent_loop.after_agent, ["tools", "plan", END])
+    g.add_conditional_edges("tools", agent_loop.after_tools, ["confirm", "runs", "agent"])
+    g.add_edge("runs", "agent")
+    g.add_conditional_edges("plan", experiments.after_plan, {"run": "run", "confirm": "confirm", "done": END})
+    g.add_conditional_edges("confirm", experiments.after_confirm, ["run", "declined", "runs"])
+    for node in ("answer", "run", "declined", "predict", "command"):
+        g.add_edge(node, END)
+    return g.compile(checkpointer=checkpointer)

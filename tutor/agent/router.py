@@ -1,81 +1,65 @@
 """Intent routing and experiment-parameter extraction without an LLM.
 
-The offline model cannot choose tools (1 of 4 right in our checks), so routing is
-rules first: slash commands, then an experiment request = a "train/run" verb and a
-tool mention (names and Russian/English synonyms), with embedding similarity to the
-tool descriptions as the fallback for the tool. Parameters ("5 эпох", "lr 0.01",
-"batch 64", "20k steps", "preset quick", key=value) are parsed by patterns and kept
-only if the tool's Config has the field; the Config then validates them.
+Rules come first: slash commands (always deterministic), confirmations, then an experiment
+request = a "train/run" verb and a tool mention (the words of each tool's SPEC, RU and EN,
+with student spellings), with embedding similarity to the tools' summaries as the fallback.
+Parameters ("5 эпох", "lr 0.01", "batch 64", "порог уверенности 0.3", key=value) are read by
+generic patterns plus each tool's own words; a hyperparameter the student names that the
+tool has no field for is reported back, never dropped silently.
 
-Only the student's own message is routed: retrieved passages and uploads never
-reach this module, so text inside the corpus cannot trigger a tool.
+Only the student's own message is routed: retrieved passages and uploads never reach this
+module, so text inside the corpus cannot trigger a tool.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
-SLASH_COMMANDS = ("run", "jobs", "status", "cancel", "compare", "search", "mode", "help", "confirm")
-
-# tool -> regexes (lower-case text) that mention it
-TOOL_PATTERNS: dict[str, list[str]] = {
-    "cnn": [r"\bcnn\b", r"свёрточн|сверточн|свертк|свёртк", r"\bconv(olutional)?\b", r"mnist|fashion", r"классификац\w* изображ",
-            r"image classif", r"mobilenet", r"transfer learning|перенос\w* обучени"],
-    "detection": [r"детекц|детектор|обнаружени\w* объект", r"\bdetect", r"\byolo\b|centernet|\bssd\b|\bnms\b|\bmap50\b"],
-    "segmentation": [r"сегментац", r"segment", r"u-?net\b", r"\bmiou\b|\bdice\b"],
-    "rnn": [r"\brnn\b|\blstm\b|\bgru\b", r"рекуррент", r"recurrent", r"временн\w* ряд|прогноз", r"time.?series|forecast", r"\bco2\b|sunspot"],
-    "transformer": [r"трансформер", r"transformer", r"\bgpt\b|\bbert\b|minilm|smollm", r"language model|языков\w* модел", r"перплекс|perplexity"],
-    "gan": [r"\bgan\b|\bdcgan\b", r"генеративно.?состязательн|состязательн", r"generative adversarial", r"sin\(x\)/x|sin x / x"],
-    "dqn": [r"\bdqn\b", r"cartpole|картпол", r"подкреплени", r"reinforcement|\brl\b", r"q-?learning|q-?обучени"],
-}
+from tutor.agent.intents import Intent, IntentKind
+from tutor.agent.language import detect_language  # noqa: F401  (re-exported: older callers import it here)
 
 RUN_VERBS = (
-    r"обуч|натренир|тренир|запуст|запуск|прогон|проведи|сделай эксперимент|поставь эксперимент|покажи как обуча|"
+    r"обуч|натренир|тренир|запуст|запуск|прогон|проведи|сделай|сдлеай|сдела|поставь эксперимент|покажи как обуча|"
     r"дообуч|файнтюн|fine-?tun|\btrain|\brun\b|\blaunch|\bfit\b|\bstart\b|\bexecute|\bexperiment"
 )
-
 STATUS_WORDS = r"статус|status|как там|прогресс|progress"
-JOBS_WORDS = r"мои (задачи|запуски|эксперименты|джобы)|список (задач|запусков)|\bmy (jobs|runs|experiments)\b|\blist (jobs|runs)\b"
+JOBS_WORDS = (r"мои (задачи|запуски|эксперименты|джобы)|список (задач|запусков)|\bmy (jobs|runs|experiments)\b|"
+              r"\blist (jobs|runs)\b")
 COMPARE_WORDS = r"сравни|сравнить|сравнение|compare|comparison"
 CANCEL_WORDS = r"отмени|останови|прерви|cancel|stop|abort"
-
+QUESTION_SHAPE = (
+    r"\?\s*$|как работает|что такое|what is|how does|how do|почему|why|объясни|расскажи|explain|tell me|"
+    r"как обучается|как обучают|how is .* trained|"
+    # a request for code or a solution is a question about the material (hint mode answers it)
+    r"\bкод\w*\b|\bcode\b|решени|\bреши\b|solution|\bsolve\b|напиши|\bwrite\b"
+)
+CONFIRM = (r"(да|ага|давай|запускай|подтверждаю|ok|ок|окей|yes|y|yep|go|sure|confirm)[.!]?"
+           r"( ?,? ?(запускай|давай|go|run it))?[.!]?")
+DECLINE = r"(нет|не надо|не нужно|отмена|no|n|cancel|nope)[.!]?"
 JOB_ID = r"\b([0-9a-f]{8,32})\b"
-
-
-@dataclass
-class Intent:
-    kind: str  # "question" | "experiment" | "command" | "jobs" | "status" | "cancel" | "compare" | "confirm" | "decline" | "empty"
-    tool: str | None = None
-    preset: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    command: str | None = None
-    arg: str = ""
-    job_id: str | None = None
-    unknown_params: list[str] = field(default_factory=list)
-    reason: str = ""
-
-
-def detect_language(text: str) -> str:
-    cyr = len(re.findall(r"[а-яё]", text.lower()))
-    lat = len(re.findall(r"[a-z]", text.lower()))
-    return "ru" if cyr >= max(3, lat * 0.3) else "en"
-
-
-def find_tool(text: str) -> str | None:
-    """The tool mentioned in text, by the most specific (longest) matching pattern."""
-    best, best_len = None, 0
-    low = text.lower()
-    for tool, pats in TOOL_PATTERNS.items():
-        for p in pats:
-            for m in re.finditer(p, low):
-                if len(m.group(0)) > best_len:
-                    best, best_len = tool, len(m.group(0))
-    return best
-
+# "what happened in my last run?", "почему мой последний запуск переобучился": read the student's latest run
+LAST_RUN_WORDS = (r"(последн\w*|прошл\w*|мо[йеёи]\w*) (запуск\w*|эксперимент\w*|обучени\w*|задач\w*|ран\w*)|"
+                  r"\b(my )?(last|latest|previous) (run|experiment|job|training)\b|\bmy run\b")
 
 _NUM = r"(\d+(?:[.,]\d+)?(?:e-?\d+)?)"
+
+# Hyperparameters by the words students use for them. A word maps to the Config field that
+# takes it; when the tool has no such field the word is reported as unsupported.
+GENERIC_WORDS: tuple[tuple[str, str], ...] = (
+    ("epochs", r"(\d+)\s*(?:эпох\w*|epochs?\b)|(?:эпох\w*|epochs?)\s*[:=]?\s*(\d+)"),
+    ("lr", r"(?:\blr\b|learning rate|скорост\w* обучени\w*|шаг\w* обучени\w*|лр\b)\s*[:=]?\s*(?:равн\w*\s*)?" + _NUM),
+    ("batch_size", r"(?:batch(?:[ _]size)?|батч\w*|размер\w* батча|размер\w* пакета)\s*[:=]?\s*(\d+)|(\d+)\s*(?:в батче|per batch)"),
+    ("seed", r"(?:seed|сид\w*)\s*[:=]?\s*(\d+)"),
+    ("momentum", r"(?:momentum|моментум\w*|импульс\w*)\s*[:=]?\s*" + _NUM),
+    ("optimizer", r"\b(sgd|adamw|adam|rmsprop|adagrad)\b"),
+    ("dropout", r"(?:dropout|дропаут\w*)\s*[:=]?\s*" + _NUM),
+    ("weight_decay", r"(?:weight.?decay|затухани\w* вес\w*)\s*[:=]?\s*" + _NUM),
+    ("warmup", r"(?:warm.?up|прогрев\w*)\s*[:=]?\s*(\d+)"),
+    ("label_smoothing", r"label.?smoothing\s*[:=]?\s*" + _NUM),
+    ("early_stopping", r"early.?stopping|ранн\w* останов\w*"),
+    ("scheduler", r"(?:scheduler|шедулер\w*|cosine|косинус\w* расписани\w*)"),
+)
 
 
 def _num(s: str) -> float:
@@ -84,79 +68,8 @@ def _num(s: str) -> float:
 
 def _int_k(s: str) -> int:
     s = s.lower().replace(" ", "")
-    mult = 1000 if s.endswith(("k", "к", "тыс")) else 1
+    mult = 1000 if s.endswith(("k", "к", "тыс", "тыс.")) else 1
     return int(float(re.sub(r"[^\d.]", "", s.replace(",", "."))) * mult)
-
-
-def extract_params(text: str, tool: str | None) -> tuple[dict[str, Any], str | None]:
-    """(params, preset) read from free text. Field names follow the tools' common names."""
-    low = text.lower()
-    p: dict[str, Any] = {}
-    # explicit key=value pairs win over everything else
-    for k, v in re.findall(r"\b([a-z_][a-z0-9_]*)\s*=\s*([^\s,;]+)", text):
-        p[k] = _coerce(v)
-    m = re.search(r"(\d+)\s*(эпох\w*|epochs?\b)", low) or re.search(r"(?:эпох\w*|epochs?)\s*[:=]?\s*(\d+)", low)
-    if m and "epochs" not in p:
-        p["epochs"] = int(m.group(1))
-    m = re.search(r"(?:\blr\b|learning rate|скорост\w* обучени\w*|шаг обучени\w*)\s*[:=]?\s*(?:равн\w*\s*)?" + _NUM, low)
-    if m and "lr" not in p:
-        p["lr"] = _num(m.group(1))
-    m = re.search(r"(?:batch(?:[ _]size)?|батч\w*|размер\w* батча|размер\w* пакета)\s*[:=]?\s*(\d+)", low) or re.search(r"(\d+)\s*(?:в батче|per batch)", low)
-    if m and "batch_size" not in p:
-        p["batch_size"] = int(m.group(1))
-    m = re.search(r"(\d+(?:[.,]\d+)?\s*(?:k|к|тыс\.?)?)\s*(?:шаг\w*|steps?\b|timesteps?)", low)
-    if m and "total_steps" not in p and tool == "dqn":
-        p["total_steps"] = _int_k(m.group(1))
-    m = re.search(r"(?:seed|сид\w*)\s*[:=]?\s*(\d+)", low)
-    if m and "seed" not in p:
-        p["seed"] = int(m.group(1))
-    if re.search(r"\b(на|on)\s+(gpu|cuda|видеокарт)", low) and "device" not in p:
-        p["device"] = "cuda"
-    elif re.search(r"\b(на|on)\s+(cpu|процессор)", low) and "device" not in p:
-        p["device"] = "cpu"
-    # dataset / task / variant words
-    if tool == "cnn":
-        if "fashion" in low:
-            p.setdefault("dataset", "fashion_mnist")
-        elif re.search(r"\bdigits\b|sklearn", low):
-            p.setdefault("dataset", "digits")
-        elif re.search(r"cifar", low):
-            p.setdefault("dataset", "cifar10")
-        if re.search(r"mobilenet|transfer|перенос\w* обучени|предобучен", low):
-            p.setdefault("transfer", "mobilenet_v2")
-    if tool == "rnn":
-        if re.search(r"прогноз|временн\w* ряд|time.?series|forecast|co2|sunspot", low):
-            p.setdefault("task", "forecast")
-            if "sunspot" in low or "солнечн" in low:
-                p.setdefault("dataset", "sunspots")
-        elif re.search(r"текст|text|классиф", low):
-            p.setdefault("task", "text")
-        for cell in ("lstm", "gru"):
-            if re.search(rf"\b{cell}\b", low):
-                p.setdefault("cell", cell)
-    if tool == "transformer":
-        if re.search(r"\bgpt\b|генерац|generat|продолж|perplex|перплекс|smollm", low):
-            p.setdefault("task", "generate")
-        elif re.search(r"\bbert\b|классиф|classif|minilm", low):
-            p.setdefault("task", "classify")
-    if tool == "gan":
-        if re.search(r"dcgan|цифр|изображ|image|mnist|digit", low):
-            p.setdefault("task", "dcgan")
-        elif re.search(r"крив|curve|sin|1-?d|одномерн", low):
-            p.setdefault("task", "curve")
-    if tool == "dqn" and re.search(r"acrobot", low):
-        p.setdefault("env_id", "Acrobot-v1")
-    preset = None
-    m = re.search(r"\b(smoke|quick|full)\b", low)
-    if m:
-        preset = m.group(1)
-    elif re.search(r"очень быстр|совсем коротк|smoke", low):
-        preset = "smoke"
-    elif re.search(r"полн\w* (обучени|прогон|запуск)|full run|на полную", low):
-        preset = "full"
-    if "preset" in p:  # preset=quick given as key=value
-        preset = str(p.pop("preset"))
-    return p, preset
 
 
 def _coerce(v: str) -> Any:
@@ -173,66 +86,195 @@ def _coerce(v: str) -> Any:
         return v
 
 
-def filter_params(tool: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Keep only fields the tool's Config knows (mapping common aliases), report the rest."""
+def _specs() -> dict:
+    from tools.registry import TOOLS
+
+    return {name: entry.spec for name, entry in TOOLS.items()}
+
+
+def find_tool(text: str) -> str | None:
+    """The tool mentioned in text, by the most specific (longest) matching pattern."""
+    best, best_len = None, 0
+    low = text.lower()
+    for name, spec in _specs().items():
+        for p in spec.mentions:
+            for m in re.finditer(p, low):
+                if len(m.group(0)) > best_len:
+                    best, best_len = name, len(m.group(0))
+    return best
+
+
+def _first_group(m: re.Match) -> str | None:
+    return next((g for g in m.groups() if g is not None), None) if m.groups() else m.group(0)
+
+
+def extract_params(text: str, tool: str | None) -> tuple[dict[str, Any], str | None, list[str]]:
+    """(params, preset, unsupported) read from free text. Params use the tool's Config field
+    names; `unsupported` lists hyperparameters the student named that the tool cannot take."""
+    low = text.lower()
+    p: dict[str, Any] = {}
+    unsupported: list[str] = []
+    # explicit key=value pairs win over everything else
+    for k, v in re.findall(r"\b([a-z_][a-z0-9_]*)\s*=\s*([^\s,;]+)", text):
+        p[k] = _coerce(v)
+    spec = _specs().get(tool) if tool else None
+    fields = _fields(tool) if tool else set()
+    # the tool's own words first: "порог уверенности 0.3" is the detector's score_threshold, not a generic threshold
+    for w in spec.words if spec else ():
+        m = re.search(w.pattern, low)
+        if m and w.field not in p:
+            if w.value is not None:
+                p[w.field] = w.value
+            else:
+                raw = _first_group(m)
+                if raw is not None:
+                    p[w.field] = _int_k(raw) if w.field == "total_steps" else _coerce(raw.replace(",", "."))
+    for field, pattern in GENERIC_WORDS:
+        m = re.search(pattern, low)
+        if not m or field in p:
+            continue
+        raw = _first_group(m)
+        if tool and field not in fields:
+            if not (field == "epochs" and "total_steps" in fields):  # "5 эпох" of a DQN is not its steps
+                unsupported.append(field if raw is None or raw == m.group(0) else f"{field}={raw}")
+            else:
+                unsupported.append(f"epochs={raw}")
+            continue
+        if raw is not None and raw != m.group(0):
+            p[field] = _coerce(raw.replace(",", ".")) if field != "optimizer" else raw
+    if re.search(r"\b(на|on)\s+(gpu|cuda|видеокарт\w*|гпу)", low) and "device" not in p:
+        p["device"] = "cuda"
+    elif re.search(r"\b(на|on)\s+(cpu|процессор\w*|цпу)", low) and "device" not in p:
+        p["device"] = "cpu"
+    preset = None
+    m = re.search(r"\b(smoke|quick|full)\b", low)
+    if m:
+        preset = m.group(1)
+    elif re.search(r"очень быстр|совсем коротк|по-быстрому", low):
+        preset = "smoke"
+    elif re.search(r"полн\w* (обучени|прогон|запуск)|full run|на полную", low):
+        preset = "full"
+    if "preset" in p:  # preset=quick given as key=value
+        preset = str(p.pop("preset"))
+    return p, preset, unsupported
+
+
+_SWEEP = re.compile(r"\b([a-z_]+|лр|скорост\w* обучени\w*|learning rate|батч\w*|batch(?:[ _]size)?|эпох\w*|epochs?)"
+                    r"\s*[:=]?\s*" + _NUM + r"(?:\s*(?:,|и|vs\.?|versus|против|and|or|или|/)\s*" + _NUM + r")+")
+_SWEEP_FIELDS = {"lr": "lr", "лр": "lr", "learning rate": "lr", "batch": "batch_size", "batch_size": "batch_size",
+                 "batch size": "batch_size", "epochs": "epochs", "epoch": "epochs"}
+
+
+def extract_sweep(text: str, tool: str | None) -> tuple[str, list[Any]] | None:
+    """"lr 0.1 и 0.001", "lr=0.1,0.01", "batch 32 vs 128" -> ("lr", [0.1, 0.001]): one run per value."""
+    low = text.lower()
+    for m in _SWEEP.finditer(low):
+        name = m.group(1)
+        field = _SWEEP_FIELDS.get(name) or ("lr" if name.startswith("скорост") else "batch_size" if name.startswith("батч")
+                                            else "epochs" if name.startswith("эпох") else name)
+        if tool and field not in _fields(tool):
+            continue
+        values = [_coerce(v.replace(",", ".")) for v in re.findall(r"\d+(?:[.,]\d+)?(?:e-?\d+)?", m.group(0)[len(name):])]
+        values = list(dict.fromkeys(values))
+        if len(values) >= 2:
+            return field, values[:6]
+    return None
+
+
+def _fields(tool: str) -> set[str]:
     from tools.registry import get_tool
 
-    fields = set(get_tool(tool).config_cls.model_fields)
-    aliases = {"epochs": ["total_steps"] if tool == "dqn" else [], "env": ["env_id"], "steps": ["total_steps"]}
+    try:
+        return set(get_tool(tool).config_cls.model_fields)
+    except KeyError:
+        return set()
+
+
+def filter_params(tool: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Keep only fields the tool's Config knows (mapping common aliases), report the rest."""
+    fields = _fields(tool)
+    aliases = {"env": "env_id", "steps": "total_steps"}
     kept, unknown = {}, []
     for k, v in params.items():
         if k in fields:
             kept[k] = v
-            continue
-        alt = next((a for a in aliases.get(k, []) if a in fields), None)
-        if alt and not (k == "epochs" and tool == "dqn"):
-            kept[alt] = v
+        elif aliases.get(k) in fields:
+            kept[aliases[k]] = v
         else:
             unknown.append(k)
     return kept, unknown
 
 
-def route(message: str, awaiting_confirmation: bool = False) -> Intent:
+def _slash(text: str) -> Intent:
+    cmd, _, arg = text[1:].partition(" ")
+    cmd, arg = cmd.lower().strip(), arg.strip()
+    cmd = cmd.split("@", 1)[0]  # Telegram's /run@tutor_bot
+    if cmd == "run":
+        tool = arg.split()[0].lower() if arg else None
+        rest = arg[len(tool):] if tool else ""
+        params, preset, unsupported = extract_params(rest, tool)
+        return Intent(kind=IntentKind.EXPERIMENT, tool=tool, preset=preset, params=params, unsupported=unsupported,
+                      explicit=True, arg=arg, reason="slash")
+    simple = {"jobs": IntentKind.JOBS, "help": IntentKind.HELP, "confirm": IntentKind.CONFIRM, "mode": IntentKind.MODE,
+              "search": IntentKind.SEARCH}
+    if cmd in simple:
+        return Intent(kind=simple[cmd], arg=arg, reason="slash")
+    if cmd in ("status", "cancel"):
+        return Intent(kind=IntentKind(cmd), job_id=arg.split()[0] if arg else None, arg=arg, reason="slash")
+    if cmd == "compare":
+        return Intent(kind=IntentKind.COMPARE, tool=arg.split()[0].lower() if arg else None, arg=arg, reason="slash")
+    return Intent(kind=IntentKind.UNKNOWN_COMMAND, arg=cmd, reason="slash")
+
+
+def is_confirmation(text: str) -> bool | None:
+    """True for "да"/"yes", False for "нет"/"no", None for anything else."""
+    low = (text or "").strip().lower()
+    if re.fullmatch(CONFIRM, low):
+        return True
+    if re.fullmatch(DECLINE, low):
+        return False
+    return None
+
+
+def route(message: str) -> Intent:
     text = (message or "").strip()
     if not text:
-        return Intent("empty")
-    low = text.lower()
+        return Intent(kind=IntentKind.EMPTY, reason="rules")
     if text.startswith("/"):
-        cmd, _, arg = text[1:].partition(" ")
-        cmd = cmd.lower().strip()
-        arg = arg.strip()
-        if cmd == "run":
-            tool = arg.split()[0].lower() if arg else None
-            rest = arg[len(tool):] if tool else ""
-            params, preset = extract_params(rest, tool)
-            return Intent("experiment", tool=tool, preset=preset, params=params, command="run", arg=arg)
-        return Intent("command", command=cmd, arg=arg)
-    if awaiting_confirmation:
-        if re.fullmatch(r"(да|ага|давай|запускай|подтверждаю|ok|ок|yes|y|go|sure|confirm)[.!]?( ?,? ?(запускай|давай|go))?[.!]?", low):
-            return Intent("confirm")
-        if re.fullmatch(r"(нет|не надо|отмена|no|n|cancel|nope)[.!]?", low):
-            return Intent("decline")
+        return _slash(text)
+    low = text.lower()
+    answer = is_confirmation(text)
+    if answer is not None:
+        return Intent(kind=IntentKind.CONFIRM if answer else IntentKind.DECLINE, reason="rules")
     job = re.search(JOB_ID, low)
     if re.search(CANCEL_WORDS, low) and job:
-        return Intent("cancel", job_id=job.group(1))
+        return Intent(kind=IntentKind.CANCEL, job_id=job.group(1), reason="rules")
     if re.search(STATUS_WORDS, low) and job:
-        return Intent("status", job_id=job.group(1))
+        return Intent(kind=IntentKind.STATUS, job_id=job.group(1), reason="rules")
     tool = find_tool(text)
+    sweep = extract_sweep(text, tool or "cnn") if re.search(COMPARE_WORDS + "|" + RUN_VERBS, low) else None
+    if sweep and (tool or re.search(COMPARE_WORDS, low)):
+        # "сравни lr 0.1 и 0.001": plan one run per value, ask once, run them, compare
+        tool = tool or "cnn"
+        params, preset, unsupported = extract_params(text, tool)
+        params.pop(sweep[0], None)
+        return Intent(kind=IntentKind.EXPERIMENT, tool=tool, preset=preset, params=params, unsupported=unsupported,
+                      sweep={sweep[0]: sweep[1]}, reason="rules")
     if re.search(COMPARE_WORDS, low) and re.search(r"запуск|run|эксперимент|experiment|результат|result", low):
-        return Intent("compare", tool=tool)
+        return Intent(kind=IntentKind.COMPARE, tool=tool, reason="rules")
     if re.search(JOBS_WORDS, low):
-        return Intent("jobs")
-    if re.search(RUN_VERBS, low) and not re.search(
-            r"\?\s*$|как работает|что такое|what is|how does|how do|почему|why|объясни|расскажи|explain|tell me|"
-            r"как обучается|как обучают|how is .* trained|"
-            # a request for code or a solution is a question about the material (hint mode answers it)
-            r"\bкод\w*\b|\bcode\b|решени|\bреши\b|solution|\bsolve\b|напиши|\bwrite\b", low):
+        return Intent(kind=IntentKind.JOBS, reason="rules")
+    if re.search(LAST_RUN_WORDS, low) and re.search(QUESTION_SHAPE + r"|покажи|show|что с|what happened|результат|result",
+                                                    low):
+        return Intent(kind=IntentKind.STATUS, tool=tool, arg="last", reason="rules")
+    if re.search(RUN_VERBS, low) and not re.search(QUESTION_SHAPE, low):
         if tool is None:
             tool = similar_tool(text)
         if tool:
-            params, preset = extract_params(text, tool)
-            return Intent("experiment", tool=tool, preset=preset, params=params)
-    return Intent("question")
+            params, preset, unsupported = extract_params(text, tool)
+            return Intent(kind=IntentKind.EXPERIMENT, tool=tool, preset=preset, params=params,
+                          unsupported=unsupported, reason="rules")
+    return Intent(kind=IntentKind.QUESTION, reason="rules")
 
 
 _tool_vecs = None
@@ -250,18 +292,17 @@ def shared_embedder():
 
 
 def similar_tool(text: str, threshold: float = 0.35) -> str | None:
-    """Embedding similarity between the request and the tools' descriptions (the fallback
+    """Embedding similarity between the request and the tools' summaries (the fallback
     when no tool name matched). Uses the same packaged multilingual encoder as retrieval."""
     global _tool_vecs
-    from tools.registry import TOOLS
-
+    specs = _specs()
     try:
         emb = shared_embedder()
     except Exception:
         return None
-    names = list(TOOLS)
-    if _tool_vecs is None:
-        _tool_vecs = emb.encode([f"{TOOLS[n].description} {TOOLS[n].topic}" for n in names])
+    names = list(specs)
+    if _tool_vecs is None or len(_tool_vecs) != len(names):
+        _tool_vecs = emb.encode([f"{specs[n].summary} {specs[n].summary_ru} {specs[n].theory_query}" for n in names])
     q = emb.encode([text], is_query=True)[0]
     sims = _tool_vecs @ q
     best = int(sims.argmax())

@@ -110,6 +110,8 @@ def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_sc
         try:
             yield
         finally:
+            if hasattr(app.state.tutor, "aclose"):
+                await app.state.tutor.aclose()
             if started:
                 await app.state.jobs.stop()
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tutor.agent.events import Source
+from tutor.agent.events import AnswerStyle, ComparisonInfo, ExperimentPlan, JobInfo, PredictionInfo, Source
 
 MAX_MESSAGE = 8000
 
@@ -37,7 +37,14 @@ class ChatResponse(BaseModel):
     language: str
     job_id: str | None = None
     sources: list[Source]
-    data: dict[str, Any] = Field(default_factory=dict)
+    answer_style: AnswerStyle | None = None
+    error: str | None = Field(None, description="Error code when the request was not carried out.")
+    homework: bool = False
+    job: JobInfo | None = None
+    jobs: list[JobInfo] = Field(default_factory=list)
+    plans: list[ExperimentPlan] = Field(default_factory=list)
+    comparison: ComparisonInfo | None = None
+    prediction: PredictionInfo | None = None
     events: list[dict[str, Any]] = Field(description="Every event of the turn, in order (as the SSE stream sends them).")
 
 

@@ -189,7 +189,7 @@ async def converse(client: TutorClient, platform: Platform, thread_id: str, user
         await platform.send_text(msg)
         return msg
     if status_handle is not None:
-        job = (final.get("data") or {}).get("job") or {}
+        job = final.get("job") or {}
         status = job.get("status") or "running"
         icon = {"succeeded": "✅", "failed": "❌", "cancelled": "⏹"}.get(status, "⏳")
         await platform.edit_text(status_handle, f"{icon} {job.get('tool', '')} {job.get('id', '')}: {status}")

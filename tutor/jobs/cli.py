@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     s.add_argument("--owner", default="cli")
     s.add_argument("--priority", type=int, default=0)
-    s.add_argument("--wait", action="store_true", help="wait until it ends (needs a running scheduler: jobs serve or the API)")
+    s.add_argument("--wait", action="store_true", help="wait until it ends (starts a scheduler in this process when "
+                                                       "none serves the database)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=cmd_submit)
 
@@ -88,9 +89,23 @@ def cmd_submit(a) -> int:
         print(f"error: {e.args[0]}", file=sys.stderr)
         return 2
     if a.wait:
-        asyncio.run(_watch(svc, job_id, quiet=a.json))
+        asyncio.run(_serve_while(svc, _watch(svc, job_id, quiet=a.json)))
     _print_job(svc.get(job_id), a.json)
     return 0 if svc.get(job_id)["status"] in ("queued", "running", "succeeded") else 1
+
+
+async def _serve_while(svc, work) -> None:
+    """Run `work`; when no scheduler serves the database (no API, no `jobs serve`), this
+    process schedules the queue meanwhile, and says so."""
+    own = not svc.scheduler_alive()
+    if own:
+        print("no job scheduler serves this database: scheduling in this process until the job ends", file=sys.stderr)
+        await svc.start()
+    try:
+        await work
+    finally:
+        if own:
+            await svc.stop()
 
 
 async def _watch(svc, job_id: str, quiet: bool = False) -> None:

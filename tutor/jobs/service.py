@@ -18,6 +18,7 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -38,6 +39,38 @@ class QuotaExceeded(JobError):
 
 class InvalidJob(JobError):
     code = "invalid_config"
+
+
+class TooBig(InvalidJob):
+    """The config cannot fit in the memory one job may use."""
+
+    code = "too_big"
+
+    def __init__(self, tool: str, cost, limit: int, what: str) -> None:
+        from tools.cost import fmt_bytes
+
+        self.need, self.limit, self.params, self.what = fmt_bytes(cost.memory_bytes), fmt_bytes(limit), \
+            f"{cost.parameters:,}", what
+        super().__init__(f"{tool}: this config needs about {self.need} of memory ({self.params} parameters) and one "
+                         f"job may use {self.limit} here; reduce {what}")
+
+
+# the size fields a student can lower when a config does not fit, in the order worth trying
+SIZE_FIELDS = ("batch_size", "n_embd", "n_layer", "channels", "base_channels", "hidden", "embed_dim", "image_size",
+               "max_length", "max_len", "n_train", "buffer_size", "depth", "layers")
+
+
+def check_fits(entry, cfg, on_gpu: bool, settings: Settings):
+    """The config's Cost (tools' spec), or TooBig when its memory exceeds what one job may use."""
+    from tools.cost import memory_limit_bytes
+
+    cost = entry.estimate(cfg)
+    limit = memory_limit_bytes(on_gpu, settings.job_memory_share)
+    if cost.memory_bytes > limit:
+        fields = cfg.model_dump()
+        what = ", ".join(f for f in SIZE_FIELDS if f in fields)[:200] or "the model size"
+        raise TooBig(entry.name, cost, limit, what)
+    return cost
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -76,6 +109,8 @@ class JobService:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self._gpus = _cuda_count()
+        self._scheduler_id = f"{socket.gethostname()}-{os.getpid()}-{id(self):x}"
+        self._last_beat = 0.0
 
     # ---- submission and queries ----------------------------------------------------------
     def submit(self, tool: str, config: dict[str, Any] | None, owner: str, preset: str | None = "quick",
@@ -94,6 +129,7 @@ class JobService:
         except ValidationError as e:
             msg = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
             raise InvalidJob(f"invalid config for {tool}: {msg}") from None
+        check_fits(entry, cfg, self._gpus > 0 and cfg.device != "cpu", self.settings)
         limit = max_concurrent or self.settings.owner_max_concurrent
         active = self.store.active_count(owner)
         if active >= limit:
@@ -112,6 +148,20 @@ class JobService:
 
     def list(self, owner: str | None = None, tool: str | None = None, status: str | None = None) -> list[dict]:
         return self.store.list(owner=owner, tool=tool, status=status)
+
+    def get_owned(self, job_id: str, owner: str) -> dict[str, Any] | None:
+        """The job if `owner` owns it, else None (another owner's id is indistinguishable from a missing one)."""
+        job = self.store.get(job_id)
+        return job if job is not None and job.get("owner") == owner else None
+
+    def latest_checkpoint(self, owner: str, tool: str) -> tuple[str | None, str | None]:
+        """(path, job id) of the owner's newest succeeded run of `tool` with a checkpoint on disk;
+        never another owner's."""
+        for job in self.store.list(owner=owner, tool=tool, status="succeeded"):
+            for art in job.get("artifacts") or []:
+                if art.get("kind") == "checkpoint" and Path(art["path"]).is_file():
+                    return art["path"], job["id"]
+        return None, None
 
     def counts(self) -> dict[str, int]:
         return self.store.counts()
@@ -172,6 +222,16 @@ class JobService:
             else:
                 self.store.finish(job["id"], "failed", error="interrupted: the server stopped while the job ran")
 
+    HEARTBEAT_S = 2.0
+
+    def scheduler_alive(self) -> bool:
+        """Whether any scheduler (this process, the API or `jobs serve`) serves this database."""
+        return self._task is not None or self.store.schedulers_alive(5 * self.HEARTBEAT_S) > 0
+
+    @property
+    def serving(self) -> bool:
+        return self._task is not None
+
     async def start(self) -> None:
         if self._task is not None:
             return
@@ -190,6 +250,10 @@ class JobService:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        try:
+            self.store.drop_scheduler(self._scheduler_id)
+        except Exception:  # the database may already be gone at shutdown
+            pass
         if kill_running:
             for job_id in list(self._procs):
                 self._stop_worker(job_id, None)
@@ -215,6 +279,9 @@ class JobService:
     def tick(self) -> None:
         """One scheduling round: reap ended workers, enforce cancel/timeout, start jobs."""
         now = time.time()
+        if now - self._last_beat >= self.HEARTBEAT_S:
+            self.store.heartbeat(self._scheduler_id, socket.gethostname(), os.getpid())
+            self._last_beat = now
         for job_id in list(self._procs):
             job = self.store.get(job_id)
             if job is None:

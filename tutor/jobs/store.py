@@ -54,6 +54,15 @@ events = Table(
 )
 Index("ix_job_events_seq", events.c.job_id, events.c.seq, unique=True)
 
+# one row per running scheduler, refreshed every few seconds: whether anything serves the queue
+schedulers = Table(
+    "job_schedulers", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("host", String(256), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+)
+
 
 def new_id() -> str:
     return uuid.uuid4().hex[:12]
@@ -170,6 +179,22 @@ class JobStore:
     def request_cancel(self, job_id: str) -> None:
         with self.engine.begin() as c:
             c.execute(update(jobs).where(jobs.c.id == job_id).values(cancel_requested=1))
+
+    # ---- schedulers ----------------------------------------------------------------------
+    def heartbeat(self, scheduler_id: str, host: str, pid: int) -> None:
+        now = time.time()
+        with self.engine.begin() as c:
+            if c.execute(update(schedulers).where(schedulers.c.id == scheduler_id).values(heartbeat_at=now)).rowcount == 0:
+                c.execute(schedulers.insert().values(id=scheduler_id, host=host, pid=pid, heartbeat_at=now))
+
+    def drop_scheduler(self, scheduler_id: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(schedulers.delete().where(schedulers.c.id == scheduler_id))
+
+    def schedulers_alive(self, max_age_s: float) -> int:
+        with self.engine.connect() as c:
+            return c.execute(select(func.count()).select_from(schedulers).where(
+                schedulers.c.heartbeat_at >= time.time() - max_age_s)).scalar_one()
 
     # ---- events ------------------------------------------------------------------------
     def _event(self, c, job_id: str, etype: str, payload: dict) -> int:

@@ -222,49 +222,11 @@ async def apply_settings(settings: dict):
 
 # ---- messages --------------------------------------------------------------------------------------
 
-_services: dict[tuple, object] = {}
-
-
-def _service():
-    """(TutorService, problem): the shared service, or one with the LLM this chat picked in
-    its settings (cached per backend and model); problem says why that LLM cannot be used."""
-    base = runtime.tutor()
+def _llm_choice():
+    """(llm, problem): the LLM this chat picked in its settings (None: the configured one);
+    problem says why that LLM cannot be used."""
     backend, model = cl.user_session.get("llm") or (None, None)
-    st = base.settings
-    if not backend or (backend == st.llm_backend and (model or None) == (st.llm_model or None)):
-        return base, None
-    key = (id(base), backend, model or None)
-    if key in _services:
-        return _services[key], None
-    from tutor.agent.service import TutorService
-    from tutor.llm import get_llm
-
-    try:
-        llm, problem = get_llm(st, backend=backend, model=model), None
-    except Exception as e:  # not cached: the next message tries again
-        log.warning("LLM %s unavailable: %s", backend, e)
-        llm, problem = (None, _none_caps()), f"{backend}: {e}"
-    svc = TutorService(st, index=base.index, jobs=base.jobs, llm=llm, threads=base.threads)
-    if problem is None:
-        _services[key] = svc
-    return svc, problem
-
-
-def _llm_failed(svc, final) -> bool:
-    """A generative LLM was configured but the answer came out extractive: it failed."""
-    if (final.data or {}).get("answer_style") != "extractive":
-        return False
-    try:
-        chat, caps = svc.llm
-    except Exception:
-        return True
-    return chat is not None and caps.generative_answers and caps.speaks(final.language)
-
-
-def _none_caps():
-    from tutor.llm.base import LLMCapabilities
-
-    return LLMCapabilities(name="none", languages=("ru", "en"))
+    return runtime.tutor().choose_llm(backend, model)
 
 
 def _thread_id() -> str:
@@ -293,13 +255,13 @@ async def on_message(message: cl.Message):
 
 
 async def run_turn(text: str, attachments: list | None = None):
-    svc, problem = _service()
+    llm, problem = _llm_choice()
     answer = cl.Message(content="")
     state = {"task_list": None, "progress_step": None}
     if problem:
         await _toast(f"{_t('llm_down')} ({problem})", "warning")
     try:
-        await _render_turn(svc, answer, state, text, attachments)
+        await _render_turn(llm, answer, state, text, attachments)
     except Exception as e:  # a broken turn ends with a visible error, never a half-streamed message
         log.exception("UI turn failed")
         msg = f"{_t('error')}: {e}" if str(e) else f"{_t('error')}: {type(e).__name__}"
@@ -325,13 +287,14 @@ async def _toast(message: str, kind: str = "info") -> None:
         log.debug("toast failed: %s", e)
 
 
-async def _render_turn(svc, answer: cl.Message, state: dict, text: str, attachments: list | None) -> None:
+async def _render_turn(llm, answer: cl.Message, state: dict, text: str, attachments: list | None) -> None:
     progress_step = None
     task_list = None
     sources = []
     job_id = None
     tool = None
-    async for ev in svc.chat(_thread_id(), _user(), text, mode=cl.user_session.get("mode"), attachments=attachments):
+    async for ev in runtime.tutor().chat(_thread_id(), _user(), text, mode=cl.user_session.get("mode"),
+                                         attachments=attachments, llm=llm):
         t = ev.type
         if t == "token":
             await answer.stream_token(ev.text)
@@ -385,25 +348,25 @@ async def _render_turn(svc, answer: cl.Message, state: dict, text: str, attachme
                 await task_list.send()
             if progress_step is not None:
                 progress_step.end = utc_now()
-                progress_step.is_error = ev.intent == "error" or bool((ev.data or {}).get("error"))
+                progress_step.is_error = ev.intent == "error" or bool(ev.error)
                 await progress_step.update()
             answer.elements = (answer.elements or []) + [
                 cl.Text(name=f"[{s.n}]", content=f"**{s.source}** — {s.section} ({s.anchor})\n\n{s.snippet}",
                         display="side") for s in ev.sources]
-            job = ev.data.get("job") or {}
-            answer.actions = _actions(ev, tool or job.get("tool"), job_id or ev.job_id or job.get("id"))
-            comparison = ev.data.get("comparison")
-            if comparison and comparison.get("plotly"):
+            job = ev.job
+            answer.actions = _actions(ev, tool or (job.tool if job else None), job_id or ev.job_id)
+            comparison = ev.comparison
+            if comparison and comparison.plotly:
                 try:
                     import plotly.io as pio
 
-                    fig = pio.from_json(json.dumps(comparison["plotly"]))
+                    fig = pio.from_json(json.dumps(comparison.plotly))
                     answer.elements.append(cl.Plotly(name="parallel_coordinates", figure=fig, display="inline"))
                 except Exception as e:  # a broken figure must not break the answer
                     log.warning("cannot render comparison: %s", e)
             if not answer.content:
                 answer.content = ev.answer
-            if _llm_failed(svc, ev):
+            if ev.llm_failed:
                 await _toast(_t("llm_down"), "warning")
 
 
@@ -418,13 +381,13 @@ async def _show_artifact(answer: cl.Message, ev):
 
 
 def _actions(final, tool: str | None, job_id: str | None) -> list[cl.Action]:
-    job = (final.data or {}).get("job") or {}
-    if not tool or (final.intent not in ("experiment", "confirm", "status") and not job):  # "/status ID" too
+    job = final.job
+    if not tool or (final.intent not in ("experiment", "confirm", "status", "agent") and not job):  # "/status ID" too
         return []
     acts = [cl.Action(name="run_again", payload={"tool": tool}, label=_t("again"), icon="refresh-cw"),
             cl.Action(name="compare_runs", payload={"tool": tool}, label=_t("compare"), icon="chart-line")]
     if job_id:
-        if job.get("status") in (None, "queued", "running"):
+        if job is None or job.status in ("queued", "running"):
             acts.append(cl.Action(name="cancel_job", payload={"job_id": job_id}, label=_t("cancel"), icon="x"))
         acts.append(cl.Action(name="download", payload={"job_id": job_id}, label=_t("download"), icon="download"))
     return acts
@@ -451,8 +414,8 @@ async def cancel_job(action: cl.Action):
 @cl.action_callback("download")
 async def download(action: cl.Action):
     # the payload comes back from the browser: only the student's own jobs
-    job = await asyncio.to_thread(runtime.tutor().jobs.get, str(action.payload.get("job_id") or ""))
-    if not job or job.get("owner") not in (_user(), None):
+    job = await asyncio.to_thread(runtime.tutor().job_for, _user(), str(action.payload.get("job_id") or ""))
+    if not job:
         await cl.Message(content=f"{_t('error')}: job '{action.payload.get('job_id')}' not found").send()
         return
     files = [cl.File(name=a["name"], path=a["path"], display="inline") for a in job.get("artifacts") or []

@@ -67,9 +67,8 @@ async def chat(body: ChatRequest, principal: PrincipalDep, tutor: TutorDep) -> C
             events.append(ev.model_dump(mode="json"))
         if ev.type == "final":
             final = ev
-    return ChatResponse(answer=final.answer, thread_id=body.thread_id, intent=final.intent, mode=final.mode,
-                        language=final.language, job_id=final.job_id, sources=final.sources, data=final.data,
-                        events=events)
+    fields = final.model_dump(include=set(ChatResponse.model_fields) - {"thread_id", "events"})
+    return ChatResponse(**fields, thread_id=body.thread_id, events=events)
 
 
 @router.post("/chat/stream", response_class=EventSourceResponse, summary="Ask the tutor, streaming Server-Sent Events",

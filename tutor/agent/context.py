@@ -1,0 +1,98 @@
+"""What a turn runs with: the shared services (created lazily, once per process) and the
+per-run context LangGraph hands every node (`Runtime[TurnContext]`): the chat model chosen
+for this turn, who is asking, in which thread."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from tutor.llm.base import LLMCapabilities
+from tutor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NO_LLM = LLMCapabilities(name="none", languages=("ru", "en"), streaming=False)
+
+
+class Services:
+    """The collaborators of every turn: retrieval index, job queue, thread store, default LLM."""
+
+    def __init__(self, settings: Settings, index=None, jobs=None, llm=None, threads=None) -> None:
+        self.settings = settings
+        self._index, self._jobs, self._llm, self._threads = index, jobs, llm, threads
+
+    @property
+    def index(self):
+        if self._index is None:
+            from index.search import HybridIndex
+
+            st = self.settings
+            self._index = HybridIndex.load(st.index_dir, rrf_k=st.rrf_k, use_gpu=st.use_gpu_index,
+                                           dense_weight=st.dense_weight, heading_weight=st.heading_weight)
+        return self._index
+
+    @property
+    def jobs(self):
+        if self._jobs is None:
+            from tutor.jobs.service import JobService
+
+            self._jobs = JobService(self.settings)
+        return self._jobs
+
+    @property
+    def threads(self):
+        if self._threads is None:
+            from tutor.agent.threads import ThreadStore
+            from tutor.db import get_engine
+
+            self._threads = ThreadStore(get_engine(self.settings))
+        return self._threads
+
+    @property
+    def llm(self) -> tuple[Any, LLMCapabilities]:
+        """The configured (chat model, capabilities); raises LLMUnavailable."""
+        if self._llm is None:
+            from tutor.llm import get_llm
+
+            self._llm = get_llm(self.settings)
+        return self._llm
+
+    def safe_llm(self) -> tuple[Any, LLMCapabilities]:
+        try:
+            return self.llm
+        except Exception as e:  # a broken LLM still leaves extractive answers
+            log.warning("LLM unavailable, answering extractively: %s", e)
+            return None, NO_LLM
+
+    def topics(self) -> list[str]:
+        """Lecture titles of the indexed corpus, for 'what the course covers'."""
+        titles: list[str] = []
+        try:
+            for src, meta in self.index.manifest.get("files", {}).items():
+                if "lectures/" in src and meta.get("title") and meta["title"] not in titles:
+                    titles.append(meta["title"])
+        except Exception:  # no index: answer without a list
+            pass
+        return titles or ["CNN", "детекция", "сегментация", "RNN/LSTM", "трансформеры", "GAN", "RL/DQN"]
+
+
+@dataclass
+class TurnContext:
+    services: Services
+    user: str
+    thread_id: str
+    chat: Any = None  # the chat model of this turn (None: extractive answers, rules only)
+    caps: LLMCapabilities = field(default_factory=lambda: NO_LLM)
+    plan_only: bool = False
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def can_call_tools(self) -> bool:
+        from tutor.llm.base import calls_tools
+
+        return self.chat is not None and calls_tools(self.caps)

@@ -1,0 +1,219 @@
+"""The tool-calling agent loop: model ↔ tools across several steps of one turn.
+
+    agent ─┬─ tool calls ─→ tools ─┬─ (runs to confirm) → confirm (interrupt) → runs ─→ agent
+           │                       ├─ (runs, no confirmation needed) ──────────→ runs ─→ agent
+           │                       └─────────────────────────────────────────────────→ agent
+           └─ an answer (or the step limit) → END
+
+The model sees the tools' schemas (natively or as JSON it writes, see tutor/llm); every call
+is validated against its schema and executed by the tools node over the services. Runs are
+planned first and confirmed once per step when any is costly — and always when the student's
+own message did not ask for an experiment (text from retrieved passages never starts a run
+unasked). When the model fails, the turn falls back to the rule path's answer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langgraph.graph import END
+from langgraph.runtime import Runtime
+from pydantic import ValidationError
+
+from tutor.agent import answer as ans
+from tutor.agent.context import TurnContext
+from tutor.agent.events import AnswerStyle, ErrorEvent, ToolCallEvent
+from tutor.agent.intents import IntentKind
+from tutor.agent.planning import PlanRejected, describe_plans, plan_experiment, unsupported_note
+from tutor.agent.prompts import FINAL_ANSWER_NUDGE, agent_system
+from tutor.agent.router import route as route_rules
+from tutor.agent.runs import run_plans
+from tutor.agent.state import TurnState
+from tutor.agent.streaming import emit, stream_text
+from tutor.agent.tools import agent_tools, langchain_tools
+
+log = logging.getLogger(__name__)
+
+MAX_STEPS = 6  # model calls per turn: search → plan → run ×2 → compare → answer fits
+
+
+def _prompt(state: TurnState, final: bool = False) -> list:
+    lang = state["language"]
+    msgs = [SystemMessage(content=agent_system(lang))]
+    for role, text in (state.get("history") or [])[-4:]:
+        msgs.append(HumanMessage(content=text[:1500]) if role == "user" else AIMessage(content=text[:1500]))
+    msgs.append(HumanMessage(content=state["message"]))
+    msgs += list(state.get("messages") or [])
+    if final:
+        msgs.append(HumanMessage(content=FINAL_ANSWER_NUDGE[lang]))
+    return msgs
+
+
+def _looks_like_call(text: str) -> bool:
+    return bool(re.match(r"\s*(\{|```|<tool_call>|\[\s*\{)", text))
+
+
+async def _invoke(chat, msgs, stream: bool):
+    """The model's reply; its text is streamed as tokens unless it starts like a tool call."""
+    from tutor.agent.events import TokenEvent
+
+    reply, shown, buf = None, False, ""
+    async for chunk in chat.astream(msgs):
+        reply = chunk if reply is None else reply + chunk
+        piece = chunk.content if isinstance(chunk.content, str) else ""
+        if not stream or not piece or getattr(reply, "tool_call_chunks", None):
+            continue
+        buf += piece
+        if not shown and len(buf) < 12:
+            continue
+        if not shown and _looks_like_call(buf):
+            stream = False
+            continue
+        emit(TokenEvent(text=buf if not shown else piece))
+        shown = True
+    return reply, shown
+
+
+async def agent(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
+    ctx = runtime.context
+    steps = state.get("steps") or 0
+    final = steps >= MAX_STEPS
+    chat = ctx.chat if final else ctx.chat.bind_tools(langchain_tools(agent_tools()))
+    try:
+        reply, shown = await _invoke(chat, _prompt(state, final), stream=True)
+    except Exception as e:  # a broken model: answer like a backend without tools
+        log.warning("agent model failed, falling back to the rule path: %s", e)
+        return await _fallback(state, runtime)
+    if reply is None:
+        return await _fallback(state, runtime)
+    reply = AIMessage(content=reply.content if isinstance(reply.content, str) else "",
+                      tool_calls=list(getattr(reply, "tool_calls", None) or []),
+                      invalid_tool_calls=list(getattr(reply, "invalid_tool_calls", None) or []))
+    if (reply.tool_calls or reply.invalid_tool_calls) and not final:
+        for call in reply.tool_calls:
+            emit(ToolCallEvent(name=call["name"], args=call.get("args") or {}))
+        return {"messages": [reply], "steps": steps + 1}
+    text = ans.drop_unknown_citations(reply.content.strip(), len(state.get("sources") or []))
+    if not text:
+        return await _fallback(state, runtime)
+    text = _with_run_numbers(text, state)
+    if not shown:
+        stream_text(text)
+    elif text != reply.content.strip():
+        stream_text(text[len(reply.content.strip()):])
+    return {"messages": [reply], "answer": text, "answer_style": AnswerStyle.GENERATIVE, "steps": steps + 1}
+
+
+def _with_run_numbers(text: str, state: TurnState) -> str:
+    """The numbers of a run come from the run: when the model's phrasing left the report's
+    figures out, the deterministic report is appended to it."""
+    reports = state.get("reports") or []
+    missing = [r for r in reports if not all(n in text for n in re.findall(r"\d+\.\d+", r)[:2])]
+    return text + "".join("\n\n---\n" + r for r in missing)
+
+
+async def _fallback(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
+    """The rule path's answer for this message (retrieval + extractive/generative answer, or a command)."""
+    from tutor.agent.nodes import answering, commands, retrieval
+
+    intent = route_rules(state["message"])
+    if intent.kind == IntentKind.QUESTION:
+        found = await retrieval.retrieve(state, runtime)
+        return {**found, **await answering.answer({**state, **found, "intent": intent}, runtime), "intent": intent}
+    if intent.kind == IntentKind.EXPERIMENT:  # the rule path's plan → confirm → run
+        return {"intent": intent, "next_step": "plan"}
+    return {**await commands.command({**state, "intent": intent}, runtime), "intent": intent}
+
+
+def after_agent(state: TurnState) -> str:
+    if state.get("next_step") == "plan":
+        return "plan"
+    last = (state.get("messages") or [None])[-1]
+    if isinstance(last, AIMessage) and (last.tool_calls or last.invalid_tool_calls) and not state.get("answer"):
+        return "tools"
+    return END
+
+
+async def tools(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
+    """Execute the last reply's tool calls; plan its run calls and ask once if needed."""
+    ctx, lang = runtime.context, state["language"]
+    last: AIMessage = state["messages"][-1]
+    available = agent_tools()
+    out: list[ToolMessage] = []
+    update: dict = {}
+    work = {**state}
+    runs: list[tuple[dict, object]] = []  # (call, plan)
+    for bad in last.invalid_tool_calls:
+        out.append(ToolMessage(content=f"Invalid call ({bad.get('error') or 'bad arguments'}). Check the tool's "
+                                       "arguments and call it again.", tool_call_id=bad.get("id") or "invalid"))
+    for call in last.tool_calls:
+        tool = available.get(call["name"])
+        if tool is None:
+            out.append(ToolMessage(content=f"Unknown tool {call['name']}. Tools: {', '.join(available)}.",
+                                   tool_call_id=call["id"]))
+            continue
+        try:
+            args = tool.args.model_validate(call.get("args") or {}).model_dump()
+        except ValidationError as e:
+            out.append(ToolMessage(content=f"Invalid arguments: {e.errors()[0]['msg']} at "
+                                           f"{'.'.join(map(str, e.errors()[0]['loc']))}.", tool_call_id=call["id"]))
+            continue
+        if tool.name == "run_experiment":
+            try:
+                plan = await asyncio.to_thread(plan_experiment, args["tool"], args.get("preset"),
+                                               args.get("params") or {}, settings=ctx.settings, lang=lang)
+            except PlanRejected as e:
+                emit(ErrorEvent(code=e.code, message=e.message))
+                out.append(ToolMessage(content=f"Rejected: {e.message}", tool_call_id=call["id"]))
+                continue
+            runs.append((call, plan))
+            continue
+        try:
+            result = await tool.run(ctx, work, **args)
+        except Exception as e:  # a tool's failure is the model's information, not the turn's end
+            log.warning("tool %s failed: %s", tool.name, e)
+            result_text, result_update = f"The tool failed: {type(e).__name__}.", {}
+        else:
+            result_text, result_update = result.text, result.update
+        work.update(result_update)
+        update.update(result_update)
+        out.append(ToolMessage(content=result_text[:4000], tool_call_id=call["id"]))
+    update["messages"] = out
+    if not runs:
+        return update
+    plans = [p for _, p in runs]
+    asked = route_rules(state["message"]).kind == IntentKind.EXPERIMENT
+    if not asked:  # the student did not ask for a run in this message: never start one unasked
+        plans = [p.model_copy(update={"needs_confirmation": True}) for p in plans]
+    for p in plans:
+        emit(p.planned_event())
+    update["plans"] = plans
+    update["pending_calls"] = [c for c, _ in runs]
+    if any(p.needs_confirmation for p in plans):
+        text = describe_plans(plans, lang)
+        stream_text(text)
+        update.update(answer=text, answer_style=AnswerStyle.REPORT, next_step="confirm")
+    else:
+        update.update(approved=True, next_step="runs")
+    return update
+
+
+def after_tools(state: TurnState) -> str:
+    return {"confirm": "confirm", "runs": "runs"}.get(state.get("next_step") or "", "agent")
+
+
+async def runs(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
+    """Submit and follow the confirmed runs; their reports become the run calls' results."""
+    calls = state.get("pending_calls") or []
+    if not state.get("approved"):
+        msgs = [ToolMessage(content="The student declined; nothing was run.", tool_call_id=c["id"]) for c in calls]
+        return {"messages": msgs, "plans": [], "pending_calls": [], "next_step": None, "answer": ""}
+    result = await run_plans(runtime.context, state["plans"], state["language"])
+    text = unsupported_note(state["plans"], state["language"]) + result.pop("answer")
+    msgs = [ToolMessage(content=text[:4000], tool_call_id=c["id"]) for c in calls]
+    known = list(state.get("sources") or [])
+    sources = known + [s for s in result.pop("sources", []) if s not in known]
+    return {**result, "messages": msgs, "sources": sources, "reports": list(state.get("reports") or []) + [text],
+            "plans": [], "pending_calls": [], "next_step": None, "answer": ""}
