@@ -179,6 +179,7 @@ def open_image(source, max_side: int = 1024):
     try:
         if getattr(img, "format", None) in ("JPEG", "MPO"):
             img.draft("RGB", target)  # decode at reduced scale (DCT scaling), still >= target
+        img.load()  # decode here, where damaged data is reported as such, not later inside a model
         img = _to_rgb(img)
         if img.size != target:
             img = img.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
@@ -436,8 +437,10 @@ def _load_online(kind: str, variant: str, device):
     needs_ru = (f"веса torchvision {path.name}" + (f" ({size:.0f} МБ)" if size else "")
                 + " с download.pytorch.org (или этот файл в TORCH_HOME/hub/checkpoints)")
     if not path.is_file():
-        try:  # a quick reachability check first: torch.hub's own download has no timeout
-            urllib.request.urlopen(urllib.request.Request(weights.url, method="HEAD"), timeout=PROBE_TIMEOUT_S).close()
+        try:  # a quick reachability check first: torch.hub's own download has no timeout. A fresh opener
+            # reads the proxy variables now (urlopen's global one keeps those of its first use)
+            request = urllib.request.Request(weights.url, method="HEAD")
+            urllib.request.build_opener().open(request, timeout=PROBE_TIMEOUT_S).close()
         except (urllib.error.URLError, OSError, ValueError) as e:
             reason = getattr(e, "reason", e)
             raise ModelUnavailable(kind, needs, f"the download server is not reachable (the tutor is offline: "
@@ -475,7 +478,7 @@ def _predict_coco(img, opts: Options, device) -> dict:
     thr = 0.5 if opts.score_threshold is None else opts.score_threshold
     boxes = []
     for b, lb, sc in zip(out["boxes"].float().cpu().numpy(), out["labels"].cpu().numpy(), out["scores"].float().cpu().numpy()):
-        if sc >= thr:
+        if sc >= thr and names[int(lb)] != "N/A":  # N/A: ids COCO left unused
             boxes.append(Box(box=[round(float(v), 1) for v in b], label=names[int(lb)],
                              label_ru=COCO_RU.get(names[int(lb)]), score=float(sc)))
     counts: dict[str, int] = {}
