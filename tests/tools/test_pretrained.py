@@ -265,3 +265,15 @@ def test_prediction_json_has_no_server_path(photos, tmp_path):
     assert pred.image_path and str(tmp_path) not in pred.model_dump_json()
     assert "image_path" not in pred.model_dump()
     assert io.BytesIO(Path(pred.image_path).read_bytes()).read(3) == b"\xff\xd8\xff"
+
+
+@pytest.mark.gpu
+def test_cuda_answers_like_the_cpu(photos, tmp_path):
+    """fp16 / channels_last on the GPU must not change the answer."""
+    cpu = P.predict("imagenet", photos["chelsea"], P.Options(device="cpu"), out_dir=tmp_path)
+    gpu = P.predict("imagenet", photos["chelsea"], P.Options(device="cuda"), out_dir=tmp_path)
+    assert gpu.device == "cuda" and gpu.classes[0].label == cpu.classes[0].label
+    assert abs(gpu.classes[0].score - cpu.classes[0].score) < 0.02
+    cpu_face = P.predict("faces", photos["astronaut"], P.Options(device="cpu"), out_dir=tmp_path).faces
+    gpu_face = P.predict("faces", photos["astronaut"], P.Options(device="cuda"), out_dir=tmp_path).faces
+    assert len(gpu_face) == 1 and iou(gpu_face[0].box, cpu_face[0].box) > 0.9
