@@ -59,7 +59,9 @@ def _results(st):
 
 
 def _public(record: dict) -> dict:
-    return {k: v for k, v in record.items() if k != "owner"} | {"image_url": f"/v1/vision/results/{record['id']}/image"}
+    from tutor.vision.results import image_url
+
+    return {k: v for k, v in record.items() if k != "owner"} | {"image_url": image_url(record["id"])}
 
 
 def _owned(st, rid: str, principal) -> dict:
