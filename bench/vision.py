@@ -4,8 +4,9 @@
 
 On skimage's portrait, cat and espresso photos and a rendered text image (tests/photos.py).
 Prints a table (model, device, load ms, median / p90 inference ms, median end-to-end ms =
-decode + inference + drawing + saving) and writes bench/results/vision-<device>-<date>.json.
+decode + inference + drawing + saving) and writes bench/results/vision-<device>-t<torch threads>-<date>.json.
 Online models (coco_detection, segmentation) are measured when their weights are available.
+On a contended CPU try OMP_NUM_THREADS=1: torch's 2 threads wait on each other when a core is taken.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def main() -> int:
               f"{r['infer_ms_p90']:10.1f} {r['total_ms_median']:10.1f}")
     dev = rows[0]["device"] if rows else a.device
     a.out.mkdir(parents=True, exist_ok=True)
-    out = a.out / f"vision-{dev}-{date.today().isoformat()}.json"
+    out = a.out / f"vision-{dev}-t{torch.get_num_threads()}-{date.today().isoformat()}.json"
     out.write_text(json.dumps({"date": date.today().isoformat(), "machine": platform.platform(),
                                "cpu_threads": torch.get_num_threads(),
                                "load_average": [round(v, 2) for v in os.getloadavg()], "rows": rows}, indent=1))
