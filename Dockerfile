@@ -5,9 +5,14 @@ ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 TUTOR_DATA_DIR=/data TUTO
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential curl \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY requirements.lock requirements-nodeps.txt ./
-RUN pip install --no-cache-dir -r requirements.lock \
-    && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt
+# GPU=1 (docker compose profile gpu, service tutor-gpu): faiss-gpu instead of faiss-cpu, the same
+# rule as `make setup GPU=1`; torch's wheels carry CUDA either way, the host needs the NVIDIA runtime
+ARG GPU=0
+COPY requirements.lock requirements-nodeps.txt requirements-gpu.txt ./
+RUN if [ "$GPU" = 1 ]; then grep -v '^faiss-cpu==' requirements.lock | cat - requirements-gpu.txt > /tmp/req.txt; \
+    else cp requirements.lock /tmp/req.txt; fi \
+    && pip install --no-cache-dir -r /tmp/req.txt \
+    && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt && rm /tmp/req.txt
 COPY . .
 # the default corpus index is built into the image; a mounted /data keeps jobs and threads
 RUN python -m tutor index build --index-dir /app/prebuilt-index --quiet

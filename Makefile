@@ -1,21 +1,33 @@
 # Two commands do all set-up: `make run` starts the tutor, `make test` runs every test.
-# Both create .venv/ when missing, install the pinned dependencies, and build the
-# default retrieval index when it is missing.
+# Both create .venv/ when missing, install the pinned dependencies (with faiss-gpu when an
+# NVIDIA GPU is present, see GPU below), and build the default retrieval index when it is missing.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# GPU=1: faiss-gpu (requirements-gpu.txt) instead of faiss-cpu; by default 1 when nvidia-smi lists a GPU
+GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
+STAMP := $(VENV)/.installed-gpu$(GPU)
+GPU_LOCK := $(VENV)/requirements-gpu.lock
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: setup run test index bench clean
 
-$(STAMP): requirements.lock requirements-nodeps.txt
+$(STAMP): requirements.lock requirements-nodeps.txt $(if $(filter 1,$(GPU)),requirements-gpu.txt)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+# faiss-cpu and faiss-gpu both install the `faiss` package: only one may be present
+ifeq ($(GPU),1)
+	$(PY) -m pip uninstall -q -y faiss-cpu
+	grep -v '^faiss-cpu==' requirements.lock | cat - requirements-gpu.txt > $(GPU_LOCK)
+	$(PY) -m pip install -q -r $(GPU_LOCK)
+else
+	$(PY) -m pip uninstall -q -y faiss-gpu
 	$(PY) -m pip install -q -r requirements.lock
+endif
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
+	rm -f $(VENV)/.installed $(VENV)/.installed-gpu*
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -49,6 +49,14 @@ def data_dir() -> Path:
     return Path(os.environ["TUTOR_DATA_DIR"])
 
 
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory) -> dict[str, Path]:
+    """Real photos (skimage samples: portrait, cat, espresso) and edge cases as files, once per session."""
+    from tests.photos import write_photos
+
+    return write_photos(tmp_path_factory.mktemp("photos"))
+
+
 @pytest.fixture
 def run_dir(tmp_path) -> Path:
     d = tmp_path / "run"

@@ -39,7 +39,7 @@ class BodyLimitMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.max_upload + 64_000 if scope["path"].startswith("/v1/predict") else self.max_body
+        limit = self.max_upload + 64_000 if scope["path"].startswith(("/v1/predict", "/v1/vision")) else self.max_body
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -119,9 +119,10 @@ def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_sc
                   responses={500: {"description": "Internal error (a bug; reported as JSON)"}})
     errors.install(app)
     app.add_middleware(MetricsMiddleware)
-    from tutor.api.routes import chat, health, jobs as jobs_routes, openai_compat, search, tools
+    from tutor.api.routes import chat, health, jobs as jobs_routes, openai_compat, search, tools, vision
 
-    for r in (health.router, chat.router, openai_compat.router, search.router, tools.router, jobs_routes.router):
+    for r in (health.router, chat.router, openai_compat.router, search.router, tools.router, jobs_routes.router,
+              vision.router):
         app.include_router(r)
     if mount_ui if mount_ui is not None else st.ui:
         try:
