@@ -1,4 +1,7 @@
-"""An uploaded image: inference with the student's own latest checkpoint of the tool the
+"""An uploaded image. By default pretrained models answer (tools/pretrained.py: ImageNet
+classes, faces, text; COCO detection and segmentation online), picked from the student's
+words, with the drawn result and the lecture that teaches the method; when the student asks
+for their own model ("моей моделью"), inference with their latest checkpoint of the tool the
 message points at (detection, segmentation; classification by default)."""
 
 from __future__ import annotations
@@ -31,6 +34,49 @@ def tool_for_upload(message: str) -> str:
 
 
 async def predict(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
+    from tools.pretrained import wants_own_checkpoint
+
+    if not wants_own_checkpoint(state["message"]):
+        return await predict_pretrained(state, runtime)
+    return await predict_own(state, runtime)
+
+
+async def predict_pretrained(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
+    from tools.pretrained import ImageError
+    from tutor.agent.answer import make_sources
+    from tutor.agent.events import SourcesEvent
+    from tutor.agent.nodes.retrieval import search
+    from tutor.vision.results import VisionResults
+
+    ctx, lang = runtime.context, state["language"]
+    upload = images(state)[0]
+    store = VisionResults(Path(ctx.settings.artifacts_dir) / "vision")
+    try:
+        found, record = await asyncio.to_thread(store.answer, upload["path"], state["message"], ctx.user, lang)
+    except ImageError as e:
+        text = say("predict_failed", lang, reason=str(e))
+        emit(ErrorEvent(code="not_an_image", message=text))
+        stream_text(text)
+        return {"answer": text, "error": "not_an_image", "answer_style": AnswerStyle.REPORT}
+    emit(ToolCallEvent(name=f"pretrained.{found.requested}", args={"file": upload.get("name")}))
+    if record:
+        emit(ArtifactEvent(name="image.jpg", path=str(store.image(record["id"]) or ""), kind="image",
+                           url=record["image_url"]))
+    # the lecture that teaches the method, cited after the result
+    hits = [h for h in await search(ctx, found.query, lang, k=8)
+            if any(h.source.endswith(lec.split("/")[-1]) for lec in found.lectures)][:2]
+    sources = make_sources(hits)
+    text = found.text
+    if sources:
+        emit(SourcesEvent(query=found.query, sources=sources))
+        text += "\n\n" + say("theory", lang, refs="; ".join(f"«{s.section.split(' > ')[-1]}» [{s.n}]" for s in sources))
+    stream_text(text)
+    result = found.prediction.model_dump(mode="json") if found.prediction is not None else {}
+    return {"answer": text, "answer_style": AnswerStyle.REPORT, "sources": [s.model_dump() for s in sources],
+            "prediction": PredictionInfo(tool="pretrained", model=found.model, result=result)}
+
+
+async def predict_own(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     from tools.registry import get_tool
 
     ctx, lang = runtime.context, state["language"]
