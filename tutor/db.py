@@ -48,3 +48,28 @@ def get_engine(settings: Settings | None = None) -> Engine:
         if url not in _engines:
             _engines[url] = make_engine(url)
         return _engines[url]
+
+
+def upgrade_table(engine: Engine, table) -> None:
+    """Bring an existing table up to its SQLAlchemy definition where that is safe without a
+    migration tool: add columns it lacks (nullable ones) and, on PostgreSQL, widen VARCHAR
+    columns that are now longer (SQLite does not enforce VARCHAR lengths)."""
+    from sqlalchemy import String, inspect, text
+
+    insp = inspect(engine)
+    if not insp.has_table(table.name):
+        return
+    have = {c["name"]: c for c in insp.get_columns(table.name)}
+    prep = engine.dialect.identifier_preparer
+    with engine.begin() as c:
+        for col in table.columns:
+            ddl_type = col.type.compile(dialect=engine.dialect)
+            if col.name not in have:
+                if not col.nullable:
+                    continue  # would need a default for the existing rows: left to a real migration
+                c.execute(text(f"ALTER TABLE {prep.quote(table.name)} ADD COLUMN {prep.quote(col.name)} {ddl_type}"))
+            elif (engine.dialect.name == "postgresql" and isinstance(col.type, String) and col.type.length
+                  and getattr(have[col.name]["type"], "length", None)
+                  and have[col.name]["type"].length < col.type.length):
+                c.execute(text(f"ALTER TABLE {prep.quote(table.name)} ALTER COLUMN {prep.quote(col.name)} "
+                               f"TYPE {ddl_type}"))

@@ -24,6 +24,8 @@ from tutor.agent.events import (
 )
 from tutor.agent.router import Intent, detect_language, filter_params, route
 from tutor.settings import Settings, get_settings
+from tutor.redact import redact
+from tutor.uploads import load_upload
 
 log = logging.getLogger(__name__)
 
@@ -495,12 +497,11 @@ class TutorService:
             self._stream_text(text)
             return {"answer": text, "data": {"error": "no_checkpoint"}}
         self._emit(ToolCallEvent(name=f"{tool}.infer", args={"checkpoint_job": job_id, "file": upload.get("name")}))
-        out_dir = Path(self.settings.artifacts_dir) / "predictions"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            pred = await asyncio.to_thread(get_tool(tool).infer, ckpt, upload["path"], out_dir)
+        out_dir = self.jobs.outputs.dir_for(state["user"])  # per-owner folder: quota + expiry (tutor.jobs.outputs)
+        try:  # the upload is checked (size, type by magic bytes, pixel count) before it is decoded: tutor.uploads
+            pred = await asyncio.to_thread(lambda: get_tool(tool).infer(ckpt, load_upload(upload["path"], self.settings), out_dir))
         except Exception as e:
-            text = _t(lang, f"Не удалось обработать изображение: {e}", f"Could not process the image: {e}")
+            text = _t(lang, f"Не удалось обработать изображение: {redact(str(e))}", f"Could not process the image: {redact(str(e))}")
             self._emit(ErrorEvent(code="predict_failed", message=text))
             self._stream_text(text)
             return {"answer": text, "data": {"error": "predict_failed"}}
@@ -511,13 +512,8 @@ class TutorService:
         return {"answer": text, "data": {"prediction": pred, "tool": tool, "checkpoint_job": job_id}}
 
     def _latest_checkpoint(self, tool: str, user: str) -> tuple[str | None, str | None]:
-        """The student's last checkpoint of this tool, else the newest one of anybody."""
-        for owner in (user, None):
-            for job in self.jobs.list(owner=owner, tool=tool, status="succeeded"):
-                for art in job.get("artifacts") or []:
-                    if art.get("kind") == "checkpoint" and Path(art["path"]).exists():
-                        return art["path"], job["id"]
-        return None, None
+        """The student's own last checkpoint of this tool (never another student's)."""
+        return self.jobs.latest_checkpoint(user, tool)
 
     # ---- commands -------------------------------------------------------------------------
     async def node_command(self, state: dict) -> dict:

@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ks = k.add_subparsers(dest="keys_command", metavar="ACTION")
     c = ks.add_parser("create", help="create a key (printed once)")
     c.add_argument("name")
-    c.add_argument("--role", choices=["admin", "bot", "student"], default="student")
+    c.add_argument("--role", choices=["admin", "bot", "student", "monitor"], default="student",
+                   help="monitor: may only read /readyz and /metrics")
     c.add_argument("--rate-limit", type=int, default=None, help="requests per minute (default from settings)")
     c.add_argument("--max-jobs", type=int, default=None, help="concurrent jobs for this key")
     c.add_argument("--json", action="store_true")
