@@ -97,7 +97,9 @@ def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_sc
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         from tutor.api.keys import KeyStore, RateLimiter
-        from tutor.db import get_engine
+        from tutor.db import check_database, get_engine
+
+        check_database(st.database_url)  # DatabaseUnavailable says which database and what to do
 
         app.state.settings = st
         app.state.engine = get_engine(st)
