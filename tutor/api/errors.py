@@ -71,12 +71,10 @@ def add_v1_fallback(app: FastAPI) -> None:
 
     async def fallback(request: Request):
         allowed = set()
-        for route in app.router.routes:
-            if any(route is r for r in own) or not getattr(route, "methods", None):
-                continue
-            match, _ = route.matches({**request.scope, "method": "__none__"})
-            if match is Match.PARTIAL:  # the path matched, the method did not
-                allowed |= set(route.methods or ())
+        for method in METHODS:  # which methods would a route (or an included router) take here?
+            scope = {**request.scope, "method": method}
+            if any(r.matches(scope)[0] is Match.FULL for r in app.router.routes if not any(r is o for o in own)):
+                allowed.add(method)
         if allowed:
             allow = ", ".join(sorted(allowed))
             return JSONResponse(error_body("method_not_allowed", f"{request.method} is not allowed here; use {allow}"),
