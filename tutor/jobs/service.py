@@ -337,16 +337,20 @@ class JobService:
         self._start_fair(queued, held, free)
 
     def _start_fair(self, queued: list[dict], held: dict[str, int], free: int) -> None:
-        """Per-owner share of the slots: the next slot goes to the owner holding the fewest
-        (then higher priority, then the oldest job), and while several owners want slots
-        nobody holds more than ceil(slots / owners)."""
+        """Per-owner share of the slots: the next slot goes to the owner holding the fewest,
+        then to higher priority (above 0 only admins can set), then to the owner whose last
+        job started longest ago (round robin: with one slot, two students alternate instead
+        of one queueing behind the other's ten jobs), then to the oldest job. While several owners want slots nobody holds more
+        than ceil(slots / owners)."""
         import math
 
         owners = set(held) | {j["owner"] for j in queued}
         share = max(1, math.ceil(self.slots / len(owners))) if len(owners) > 1 else self.slots
+        last = self.store.last_started(owners)
         pending = list(queued)
         while free > 0 and pending:
-            pending.sort(key=lambda j: (held.get(j["owner"], 0), -(j.get("priority") or 0), j["created_at"], j["id"]))
+            pending.sort(key=lambda j: (held.get(j["owner"], 0), -(j.get("priority") or 0), last.get(j["owner"], 0.0),
+                                        j["created_at"], j["id"]))
             job = pending.pop(0)
             if held.get(job["owner"], 0) >= share:
                 continue  # this owner has its share; the others' jobs (if any) come first
@@ -356,6 +360,7 @@ class JobService:
                 continue  # another scheduler took it
             self._launch(job)
             held[job["owner"]] = held.get(job["owner"], 0) + 1
+            last[job["owner"]] = time.time()
             free -= 1
 
     def _preempt_for_starving(self, running: list[dict], queued: list[dict], held: dict[str, int],

@@ -140,6 +140,15 @@ class JobStore:
                      or_(jobs.c.finished_at.is_(None), jobs.c.finished_at > since)))).all()
         return sum(max(0.0, min(f if f is not None else now, now) - max(s, since)) for s, f in rows)
 
+    def last_started(self, owners: set[str]) -> dict[str, float]:
+        """When each owner's most recent job started (round-robin order of the queue)."""
+        if not owners:
+            return {}
+        with self.engine.connect() as c:
+            rows = c.execute(select(jobs.c.owner, func.max(jobs.c.started_at))
+                             .where(jobs.c.owner.in_(sorted(owners))).group_by(jobs.c.owner)).all()
+        return {o: t for o, t in rows if t is not None}
+
     def next_queued(self, exclude: set[str]) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
             rows = c.execute(select(jobs).where(jobs.c.status == "queued")
