@@ -65,7 +65,7 @@ def add_v1_fallback(app: FastAPI) -> None:
     exists, else 404 — as JSON. Without it a path the API does not know would fall through
     to the chat UI mounted at /, whose catch-all answers 200 with its HTML page (or its own
     {"detail": ...} 405)."""
-    from starlette.routing import Match
+    from starlette.routing import Match, Mount
 
     own: list = []
 
@@ -73,7 +73,8 @@ def add_v1_fallback(app: FastAPI) -> None:
         allowed = set()
         for method in METHODS:  # which methods would a route (or an included router) take here?
             scope = {**request.scope, "method": method}
-            if any(r.matches(scope)[0] is Match.FULL for r in app.router.routes if not any(r is o for o in own)):
+            if any(r.matches(scope)[0] is Match.FULL for r in app.router.routes
+                   if not isinstance(r, Mount) and not any(r is o for o in own)):  # the UI is a Mount at /
                 allowed.add(method)
         if allowed:
             allow = ", ".join(sorted(allowed))
