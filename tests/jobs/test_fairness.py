@@ -84,7 +84,8 @@ async def test_orphaned_worker_gets_its_deadline(settings, tmp_path):
 
     env = {**os.environ, "TUTOR_DATA_DIR": str(settings.data_dir), "TUTOR_JOB_TIMEOUT_S": "8",
            "TUTOR_JOB_SLOTS_CPU": "1", "TUTOR_EXTRA_TOOLS": "sleeper=tests.jobs.sleeper_tool"}
-    st = settings.model_copy(update={"job_timeout_s": 8, "job_slots_cpu": 1})
+    # this scheduler's own timeout is long: the orphan's deadline comes from its row
+    st = settings.model_copy(update={"job_timeout_s": 300, "job_slots_cpu": 1})
     svc = JobService(st)
     job_id = svc.submit("sleeper", {"steps": 1000, "step_s": 0.1}, "orphan")
     sched = subprocess.Popen([sys.executable, "-m", "tutor", "jobs", "serve"], cwd=ROOT, env=env,
@@ -114,7 +115,8 @@ async def test_orphaned_worker_gets_its_deadline(settings, tmp_path):
                 break
             await asyncio.sleep(0.1)
         assert not _pid_alive(pid)
-        assert (await wait_for(svc, waiting, timeout=60))["status"] == "succeeded"
+        done = await wait_for(svc, waiting, timeout=60)
+        assert done["status"] == "succeeded", done
     finally:
         await svc.stop()
 
