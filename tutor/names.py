@@ -22,6 +22,8 @@ RESERVED_KEY_NAMES = frozenset({"ui", "local", "cli", "anonymous"})
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"  # the same, for pydantic/OpenAPI
+# a request's `user`: a bot's end user (one name), or for admin keys also '<bot>:<user>'
+USER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]*(:[A-Za-z0-9][A-Za-z0-9._@-]*)?$"
 THREAD_ID_PATTERN = r"^[\w.:@-]+$"  # no '/', no spaces; ':' is harmless inside a thread id
 
 # the longest strings the code builds from these parts; the tables' columns are at least this wide

@@ -199,3 +199,34 @@ def test_feedback_is_admin_only(as_):
     for who in ("alice", "bot", "monitor"):
         assert_json_error(as_(who).get("/v1/feedback"), 403)
     assert as_("admin").get("/v1/feedback").status_code == 200
+
+
+async def test_chat_upload_is_checked_and_uses_only_the_own_checkpoint(sec_server, alice_cnn, tmp_path):
+    """The chat path (UI and CLI attachments → TutorService.node_predict): the same owner-only
+    checkpoint lookup and the same upload checks as the API."""
+    from tests.security.test_uploads import png_declaring
+    from tutor.agent.service import TutorService
+    from tutor.jobs.service import JobService
+    from tutor.settings import Settings
+
+    st = Settings(data_dir=sec_server["data"], index_dir=sec_server["data"] / "index", llm_backend="none",
+                  max_image_pixels=4_000_000)
+    svc = TutorService(st, jobs=JobService(st))
+    good, bomb = tmp_path / "digit.png", tmp_path / "bomb.png"
+    good.write_bytes(_png())
+    bomb.write_bytes(png_declaring(20000, 20000))
+
+    async def turn(user, path):
+        final = None
+        async for ev in svc.chat(f"sec/{user}-{path.name}", user, "Что на этом изображении?", attachments=[
+                {"name": path.name, "path": str(path), "mime": "image/png"}]):
+            final = ev if ev.type == "final" else final
+        return final
+
+    ok = await turn("alice", good)
+    assert (ok.data or {}).get("checkpoint_job") == alice_cnn["id"], ok.answer
+    refused = await turn("alice", bomb)
+    assert "too many pixels" in refused.answer or "pixels" in refused.answer, refused.answer
+    assert str(tmp_path) not in refused.answer
+    none = await turn("bob", good)
+    assert (none.data or {}).get("error") == "no_checkpoint" and alice_cnn["id"] not in none.answer

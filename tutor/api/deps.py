@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tutor.api.errors import APIError
 from tutor.api.keys import LOCAL, Principal
-from tutor.names import USER_MAX, is_safe_name
+from tutor.names import KEY_NAME_MAX, USER_MAX, is_safe_name
 from tutor.settings import Settings
 
 
@@ -82,8 +82,11 @@ def owner_for(principal: Principal, user: str | None) -> str:
     (namespaced by the key), a student key always acts as itself. The user id is one
     safe name (tutor.names): no ':' or '/' that would step into another namespace."""
     if principal.role in ("bot", "admin") and user:
-        if not is_safe_name(user, USER_MAX):
-            raise APIError(422, "validation_error", f"user: 1-{USER_MAX} ASCII letters, digits, '.', '_', '@', '-'")
+        parts = user.split(":", 1) if principal.role == "admin" else [user]  # an admin may act as '<bot>:<user>'
+        if not all(is_safe_name(p, USER_MAX if i else KEY_NAME_MAX if len(parts) > 1 else USER_MAX)
+                   for i, p in enumerate(parts)):
+            raise APIError(422, "validation_error", f"user: 1-{USER_MAX} ASCII letters, digits, '.', '_', '@', '-' "
+                                                    "(no ':' or '/')")
         return user if principal.role == "admin" else f"{principal.name}:{user}"
     return principal.name
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tutor.agent.events import Source
-from tutor.names import NAME_PATTERN, THREAD_ID_MAX, THREAD_ID_PATTERN, USER_MAX
+from tutor.names import KEY_NAME_MAX, THREAD_ID_MAX, THREAD_ID_PATTERN, USER_MAX, USER_PATTERN
 
 MAX_MESSAGE = 8000
 
@@ -19,9 +19,10 @@ class ChatRequest(BaseModel):
     message: str = Field(min_length=1, max_length=MAX_MESSAGE, description="The student's message or a /command.")
     thread_id: str = Field("default", min_length=1, max_length=THREAD_ID_MAX, pattern=THREAD_ID_PATTERN,
                            description="Conversation id: a Telegram chat, a UI session... (no '/')")
-    user: str | None = Field(None, min_length=1, max_length=USER_MAX, pattern=NAME_PATTERN,
+    user: str | None = Field(None, min_length=1, max_length=KEY_NAME_MAX + 1 + USER_MAX, pattern=USER_PATTERN,
                              description="End user on whose behalf a bot key speaks (ignored for student keys); "
-                                         "ASCII letters, digits, '._@-', no ':' or '/'.")
+                                         "ASCII letters, digits, '._@-', no '/'. Only admin keys may name a bot's "
+                                         "user as '<bot>:<user>'.")
     mode: Literal["explain", "hint"] | None = Field(None, description="Answer mode; persists for the thread.")
     plan_only: bool = Field(False, description="Report the job an experiment request would submit, without submitting.")
 
@@ -79,8 +80,9 @@ class JobRequest(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict, description="Overrides of the preset, validated by the tool's Config.")
     priority: int = Field(0, ge=-100, le=100, description="Higher runs earlier among the jobs of owners holding as "
                                                           "many slots; above 0 needs an admin key (403).")
-    user: str | None = Field(None, min_length=1, max_length=USER_MAX, pattern=NAME_PATTERN,
-                             description="End user a bot key submits for (ignored for student keys).")
+    user: str | None = Field(None, min_length=1, max_length=KEY_NAME_MAX + 1 + USER_MAX, pattern=USER_PATTERN,
+                             description="End user a bot key submits for (ignored for student keys); admin keys "
+                                         "may name a bot's user as '<bot>:<user>'.")
 
 
 class ArtifactInfo(BaseModel):

@@ -18,7 +18,7 @@ from tutor.api.deps import JobsDep, PrincipalDep, SettingsDep, owner_for
 from tutor.api.errors import APIError
 from tutor.api.public import MAX_SEQ, output_url, public_event, public_job as _public
 from tutor.api.schemas import ERRORS, JobInfo, JobList, JobRequest, sse_response
-from tutor.names import USER_MAX
+from tutor.names import KEY_NAME_MAX, USER_MAX
 from tutor.redact import failure, redact, scrub
 from tutor.uploads import UploadRejected, load_image, read_upload
 
@@ -152,7 +152,7 @@ def _file(path: Path, name: str) -> FileResponse:
             description="Only the caller's own files (a bot names its user with `user`). They expire after "
                         "TUTOR_ARTIFACT_TTL_HOURS, and the oldest go first above TUTOR_OWNER_ARTIFACT_MB.")
 async def output(name: Annotated[str, Path_(max_length=128)], principal: PrincipalDep, jobs: JobsDep,
-                 user: Annotated[str | None, Query(max_length=USER_MAX)] = None):
+                 user: Annotated[str | None, Query(max_length=KEY_NAME_MAX + 1 + USER_MAX)] = None):
     path = await asyncio.to_thread(jobs.outputs.find, owner_for(principal, user), name)
     if path is None:
         raise APIError(404, "not_found", f"no file '{name}' (files expire after a while: make it again)")
@@ -168,7 +168,7 @@ def _output_ref(path: str | None, principal, user: str | None) -> str | None:
 @router.get("/runs/compare", responses=ERRORS, summary="Compare runs of a tool (table + parallel coordinates)")
 async def compare(principal: PrincipalDep, jobs: JobsDep, tool: Annotated[str, Query(max_length=64)],
                   ids: Annotated[str | None, Query(max_length=4000, description="comma-separated job ids")] = None,
-                  user: Annotated[str | None, Query(max_length=USER_MAX, description="a bot's end user")] = None
+                  user: Annotated[str | None, Query(max_length=KEY_NAME_MAX + 1 + USER_MAX, description="a bot's end user")] = None
                   ) -> dict:
     from tools.registry import TOOLS
 
@@ -203,7 +203,7 @@ async def predict(tool: str, principal: PrincipalDep, jobs: JobsDep, st: Setting
                   file: Annotated[UploadFile | None, File()] = None,
                   text: Annotated[str | None, Form(max_length=8000)] = None,
                   job_id: Annotated[str | None, Form(max_length=64)] = None,
-                  user: Annotated[str | None, Form(max_length=USER_MAX)] = None) -> dict[str, Any]:
+                  user: Annotated[str | None, Form(max_length=KEY_NAME_MAX + 1 + USER_MAX)] = None) -> dict[str, Any]:
     from tools.registry import TOOLS
 
     if tool not in TOOLS or TOOLS[tool].infer is None:
