@@ -53,8 +53,9 @@ async def readyz(request: Request, principal: MonitorDep):
     return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics (admin or monitor key)", response_class=PlainTextResponse,
-            responses=ERRORS)
+@router.get("/metrics", summary="Prometheus metrics (admin or monitor key)",
+            responses={**ERRORS, 200: {"description": "Prometheus text format",
+                                       "content": {"text/plain": {"schema": {"type": "string"}}}}})
 async def prometheus(request: Request, principal: MonitorDep):
     try:
         counts = await asyncio.to_thread(request.app.state.jobs.counts)
