@@ -70,7 +70,20 @@ class Settings(BaseSettings):
     job_slots_cpu: int = Field(1, ge=1, le=64, description="Concurrent jobs when there is no GPU.")
     job_timeout_s: int = Field(3600, ge=5, le=7 * 24 * 3600, description="Per-job wall-clock limit.")
     owner_max_concurrent: int = Field(3, ge=1, le=1000, description="Queued+running jobs one owner may have.")
-    owner_gpu_minutes_per_day: float = Field(120.0, ge=0, description="GPU minutes one owner may use per day.")
+    owner_gpu_minutes_per_day: float = Field(
+        120.0, ge=0, description="GPU minutes one owner may use in any 24 h (counted over the window, running jobs too).")
+    bot_max_concurrent: int = Field(
+        10, ge=1, le=10_000, description="Queued+running jobs all users of one bot key may have together "
+                                         "(a bot key's --max-jobs overrides it).")
+    bot_gpu_minutes_per_day: float = Field(
+        600.0, ge=0, description="GPU minutes all users of one bot key may use together in any 24 h.")
+    job_slice_s: float = Field(
+        900.0, ge=0, description="Fair share: a job that has run longer than this is stopped when every slot is "
+                                 "taken and another owner with nothing running waits (0: never).")
+    artifact_ttl_hours: float = Field(
+        72.0, gt=0, description="Files made by compare/predict (plots, overlays) are deleted after this many hours.")
+    owner_artifact_mb: float = Field(
+        200.0, gt=0, description="Disk one owner's compare/predict files may use; the oldest go first above it.")
     job_memory_share: float = Field(
         0.5, gt=0.0, le=1.0, description="Share of this machine's RAM (or of the GPU's memory) one job may plan to use; "
                                          "configs estimated above it are refused before they are queued.")
@@ -119,6 +132,12 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest JSON request body (413 above).")
     max_upload_bytes: int = Field(10_000_000, ge=1024, description="Largest uploaded file (413 above).")
+    max_image_pixels: int = Field(
+        20_000_000, ge=4096, le=500_000_000,
+        description="Largest uploaded image in pixels (width × height), checked from the header before decoding.")
+    public_origins: str = Field(
+        "", description="Comma-separated origins the chat UI is served from (https://tutor.example.edu): browsers "
+                        "may call it and open its websocket only from these; empty: the same origin as the request.")
     rate_limit_per_minute: int = Field(
         60, ge=1, le=100_000, description="Default requests per minute per API key (429 with Retry-After above)."
     )

@@ -21,28 +21,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("api-data")
-    env = {**os.environ, "TUTOR_DATA_DIR": str(data), "TUTOR_AUTH": "on", "TUTOR_LLM_BACKEND": "none",
-           "TUTOR_OWNER_MAX_CONCURRENT": "2", "TUTOR_INDEX_DIR": str(data / "index"), "PYTHONUNBUFFERED": "1",
-           "TUTOR_MAX_BODY_BYTES": "200000"}
+def cli(env: dict, *args: str) -> str:
+    r = subprocess.run([sys.executable, "-m", "tutor", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
 
-    def cli(*args):
-        r = subprocess.run([sys.executable, "-m", "tutor", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=600)
-        assert r.returncode == 0, r.stderr
-        return r.stdout
 
-    cli("index", "build", str(ROOT / "corpus" / "lectures"), "--quiet")
-    keys = {name: json.loads(cli("keys", "create", name, "--role", role, "--json", *extra))["key"]
-            for name, role, extra in [("admin", "admin", []), ("bot", "bot", []), ("alice", "student", []),
-                                      ("limited", "student", ["--rate-limit", "3"]),
-                                      ("revoked", "student", [])]}
-    cli("keys", "revoke", "revoked")
+def launch_server(data: Path, env: dict, keys: list[tuple[str, str, list[str]]], revoke: tuple[str, ...] = (),
+                  serve_args: tuple[str, ...] = ("--no-ui",), corpus: Path = ROOT / "corpus" / "lectures"):
+    """Build a small index, create the keys (name, role, extra CLI args), start `tutor serve`
+    on a free loopback port; returns (info dict, process). The caller stops the process."""
+    cli(env, "index", "build", str(corpus), "--quiet")
+    made = {name: json.loads(cli(env, "keys", "create", name, "--role", role, "--json", *extra))["key"]
+            for name, role, extra in keys}
+    for name in revoke:
+        cli(env, "keys", "revoke", name)
     port = free_port()
     log = open(data / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "tutor", "serve", "--port", str(port), "--no-ui"], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "tutor", "serve", "--port", str(port), *serve_args], cwd=ROOT,
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
@@ -55,12 +52,28 @@ def server(tmp_path_factory):
     else:
         proc.kill()
         raise RuntimeError((data / "server.log").read_text()[-3000:])
-    yield {"base": base, "keys": keys, "data": data, "proc": proc}
+    return {"base": base, "keys": made, "data": data, "proc": proc, "env": env}, proc
+
+
+def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("api-data")
+    env = {**os.environ, "TUTOR_DATA_DIR": str(data), "TUTOR_AUTH": "on", "TUTOR_LLM_BACKEND": "none",
+           "TUTOR_OWNER_MAX_CONCURRENT": "2", "TUTOR_INDEX_DIR": str(data / "index"), "PYTHONUNBUFFERED": "1",
+           "TUTOR_MAX_BODY_BYTES": "200000"}
+    info, proc = launch_server(data, env, [("admin", "admin", []), ("bot", "bot", []), ("alice", "student", []),
+                                           ("limited", "student", ["--rate-limit", "3"]),
+                                           ("revoked", "student", [])], revoke=("revoked",))
+    yield info
+    stop_server(proc)
 
 
 @pytest.fixture

@@ -22,8 +22,11 @@ def sse_events(response) -> list[tuple[str, dict, str | None]]:
 
 
 def test_health_ready_and_metrics(client):
-    c = client(None)
-    assert c.get("/healthz").json() == {"status": "ok"}
+    assert client(None).get("/healthz").json() == {"status": "ok"}  # liveness: open, says nothing else
+    for path in ("/readyz", "/metrics"):  # details of the server: admin (or monitor) keys only
+        assert client(None).get(path).status_code == 401
+        assert client("alice").get(path).status_code == 403
+    c = client("admin")
     ready = c.get("/readyz").json()
     assert ready["checks"]["index"]["ok"] and ready["checks"]["database"]["ok"]
     assert "tutor_http_requests_total" in c.get("/metrics").text

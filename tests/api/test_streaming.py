@@ -24,14 +24,18 @@ def streamer(server):
     engine = make_engine(f"sqlite:///{server['data'] / 'tutor.db'}")
     try:
         key = KeyStore(engine).create(name, "student", rate_limit_per_minute=10_000)
+        monitor = KeyStore(engine).create(name + "-monitor", "monitor", rate_limit_per_minute=10_000)
     finally:
         engine.dispose()
     with httpx.Client(base_url=server["base"], headers={"Authorization": f"Bearer {key}"}, timeout=120) as c:
+        c.monitor_key = monitor
         yield name, c
 
 
 def cancelled(c: httpx.Client, endpoint: str) -> float:
-    m = re.search(rf'^tutor_chat_cancelled_total{{endpoint="{endpoint}"}} ([\d.e+]+)$', c.get("/metrics").text, re.M)
+    # /metrics needs a monitor (or admin) key: the one of this module
+    text = c.get("/metrics", headers={"Authorization": f"Bearer {c.monitor_key}"}).text
+    m = re.search(rf'^tutor_chat_cancelled_total{{endpoint="{endpoint}"}} ([\d.e+]+)$', text, re.M)
     return float(m.group(1)) if m else 0.0
 
 

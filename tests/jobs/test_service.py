@@ -83,7 +83,7 @@ async def test_sigkill_of_a_worker_fails_only_that_job(service_factory):
         await svc.stop()
 
 
-async def test_twenty_submissions_one_slot_priority_then_arrival(service_factory):
+async def test_twenty_submissions_one_slot_priority_then_fair_share(service_factory):
     svc = service_factory("local", job_slots_cpu=1)
     ids = [svc.submit("sleeper", {"steps": 1, "step_s": 0.0, "label": f"j{i}"}, f"user{i % 4}", preset="smoke",
                       priority=5 if i in (7, 13) else 0) for i in range(20)]
@@ -94,8 +94,16 @@ async def test_twenty_submissions_one_slot_priority_then_arrival(service_factory
         await svc.stop()
     assert all(j["status"] == "succeeded" for j in jobs)
     order = sorted(jobs, key=lambda j: j["started_at"])
-    expected = [ids[7], ids[13]] + [i for n, i in enumerate(ids) if n not in (7, 13)]
-    assert [j["id"] for j in order] == expected
+    # priority (admin-only above 0) first; then fair share (tests/jobs/test_fairness.py): owners
+    # take turns, each owner's jobs in arrival order, nobody twice in a row while others wait
+    assert [j["id"] for j in order[:2]] == [ids[7], ids[13]]
+    rest = order[2:]
+    for owner in {j["owner"] for j in rest}:
+        mine = [j["id"] for j in rest if j["owner"] == owner]
+        assert mine == [i for n, i in enumerate(ids) if n not in (7, 13) and f"user{n % 4}" == owner]
+    for k, (a, b) in enumerate(zip(rest, rest[1:])):
+        others_waiting = {j["owner"] for j in rest[k + 1:]} - {a["owner"]}
+        assert a["owner"] != b["owner"] or not others_waiting
     # never two at once on one slot
     for a, b in zip(order, order[1:]):
         assert b["started_at"] >= a["finished_at"] - 0.05

@@ -14,8 +14,10 @@ metadata = MetaData()
 
 threads = Table(
     "chat_threads", metadata,
-    Column("id", String(128), primary_key=True),
-    Column("user", String(128), nullable=False, index=True),
+    # a thread key is '<key name>/<client thread id>' (up to tutor.names.THREAD_KEY_MAX = 193
+    # characters) and the user an owner (up to OWNER_MAX = 131): PostgreSQL enforces these lengths
+    Column("id", String(256), primary_key=True),
+    Column("user", String(256), nullable=False, index=True),
     Column("mode", String(16), nullable=False, default="explain"),
     Column("language", String(8), nullable=True),
     Column("pending", JSON, nullable=True),  # experiment plan awaiting the student's confirmation
@@ -26,7 +28,7 @@ threads = Table(
 messages = Table(
     "chat_messages", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("thread_id", String(128), ForeignKey("chat_threads.id", ondelete="CASCADE"), index=True, nullable=False),
+    Column("thread_id", String(256), ForeignKey("chat_threads.id", ondelete="CASCADE"), index=True, nullable=False),
     Column("role", String(16), nullable=False),  # user | assistant
     Column("content", Text, nullable=False),
     Column("intent", String(32), nullable=True),
@@ -40,6 +42,10 @@ class ThreadStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        from tutor.db import upgrade_table
+
+        for table in (threads, messages):  # widens the id columns of a PostgreSQL database made before
+            upgrade_table(engine, table)
 
     def get(self, thread_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as c:

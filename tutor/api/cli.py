@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ks = k.add_subparsers(dest="keys_command", metavar="ACTION")
     c = ks.add_parser("create", help="create a key (printed once)")
     c.add_argument("name")
-    c.add_argument("--role", choices=["admin", "bot", "student"], default="student")
+    c.add_argument("--role", choices=["admin", "bot", "student", "monitor"], default="student",
+                   help="monitor: may only read /readyz and /metrics")
     c.add_argument("--rate-limit", type=int, default=None, help="requests per minute (default from settings)")
     c.add_argument("--max-jobs", type=int, default=None, help="concurrent jobs for this key")
     c.add_argument("--json", action="store_true")
@@ -34,9 +35,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _store():
     from tutor.api.keys import KeyStore
-    from tutor.db import get_engine
+    from tutor.db import DatabaseUnavailable, check_database, get_engine
     from tutor.settings import get_settings
 
+    try:
+        check_database(get_settings().database_url)
+    except DatabaseUnavailable as e:
+        print(e, file=sys.stderr)
+        raise SystemExit(2)
     return KeyStore(get_engine(get_settings()))
 
 
@@ -92,6 +98,13 @@ def cmd_serve(a) -> int:
         updates["ui"] = False
     if updates:
         st = st.model_copy(update=updates)
+    from tutor.db import DatabaseUnavailable, check_database
+
+    try:  # a damaged or unreadable database: one paragraph that says which and what to do, not a traceback
+        check_database(st.database_url)
+    except DatabaseUnavailable as e:
+        print(e, file=sys.stderr)
+        return 2
     # the tutor's own loggers (turns cancelled by a client, LLM fallbacks, job failures) go to
     # stderr next to uvicorn's access log; TUTOR_LOG_LEVEL=debug for more
     logging.basicConfig(level=st.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -50,5 +51,37 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):  # pragma: no cover - a bug, logged with its trace
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal_error", f"internal error: {type(exc).__name__}"), status_code=500)
+        ref = uuid.uuid4().hex[:10]
+        log.exception("unhandled error [ref %s] on %s %s", ref, request.method, request.url.path)
+        return JSONResponse(error_body("internal_error", f"internal error (reference {ref}: the operator's log has "
+                                                         "the details)"), status_code=500)
+
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def add_v1_fallback(app: FastAPI) -> None:
+    """A last /v1 route for every method: 405 (with Allow) when another method of the path
+    exists, else 404 — as JSON. Without it a path the API does not know would fall through
+    to the chat UI mounted at /, whose catch-all answers 200 with its HTML page (or its own
+    {"detail": ...} 405)."""
+    from starlette.routing import Match, Mount
+
+    own: list = []
+
+    async def fallback(request: Request):
+        allowed = set()
+        for method in METHODS:  # which methods would a route (or an included router) take here?
+            scope = {**request.scope, "method": method}
+            if any(r.matches(scope)[0] is Match.FULL for r in app.router.routes
+                   if not isinstance(r, Mount) and not any(r is o for o in own)):  # the UI is a Mount at /
+                allowed.add(method)
+        if allowed:
+            allow = ", ".join(sorted(allowed))
+            return JSONResponse(error_body("method_not_allowed", f"{request.method} is not allowed here; use {allow}"),
+                                status_code=405, headers={"Allow": allow})
+        return JSONResponse(error_body("not_found", f"no API route {request.url.path}"), status_code=404)
+
+    for path in ("/v1/", "/v1/{rest:path}"):
+        app.add_api_route(path, fallback, methods=METHODS, include_in_schema=False)
+        own.append(app.router.routes[-1])

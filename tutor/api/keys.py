@@ -3,7 +3,10 @@
 A key is shown once at creation (`tk_` + 32 random bytes, URL-safe). Roles:
 - admin   everything, including other owners' jobs;
 - bot     course bots: chat for many users (the body's `user` is trusted), jobs;
-- student one person: chat and jobs as the key's own name.
+- student one person: chat and jobs as the key's own name;
+- monitor only GET /readyz and /metrics (a Prometheus scraper): every other route refuses it.
+
+Key names use the alphabet of `tutor.names` (no ':' or '/', at most 64 characters).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from dataclasses import dataclass
 from sqlalchemy import Boolean, Column, Float, Integer, MetaData, String, Table, select, update
 from sqlalchemy.engine import Engine
 
-ROLES = ("admin", "bot", "student")
+from tutor.names import check_key_name, is_safe_name
+
+ROLES = ("admin", "bot", "student", "monitor")
 
 metadata = MetaData()
 api_keys = Table(
@@ -62,8 +67,7 @@ class KeyStore:
                max_concurrent_jobs: int | None = None) -> str:
         if role not in ROLES:
             raise ValueError(f"unknown role '{role}'; choose one of {', '.join(ROLES)}")
-        if not name or len(name) > 128:
-            raise ValueError("a key needs a name of 1-128 characters")
+        check_key_name(name)
         key = "tk_" + secrets.token_urlsafe(32)
         with self.engine.begin() as c:
             if c.execute(select(api_keys.c.id).where(api_keys.c.name == name)).first():
@@ -87,7 +91,8 @@ class KeyStore:
     def authenticate(self, key: str) -> Principal | None:
         with self.engine.begin() as c:
             row = c.execute(select(api_keys).where(api_keys.c.key_hash == hash_key(key))).mappings().first()
-            if row is None or row["revoked"]:
+            if row is None or row["revoked"] or not is_safe_name(row["name"]):
+                # a key created before names were checked ('tgbot:u2') would act as another owner
                 return None
             c.execute(update(api_keys).where(api_keys.c.id == row["id"]).values(last_used_at=time.time()))
         return Principal(row["name"], row["role"], row["rate_limit_per_minute"], row["max_concurrent_jobs"])
@@ -96,6 +101,18 @@ class KeyStore:
         with self.engine.connect() as c:
             row = c.execute(select(api_keys.c.revoked).where(api_keys.c.key_hash == hash_key(key))).first()
         return bool(row and row[0])
+
+    def refusal(self, key: str) -> str:
+        """Why `authenticate` refused this key, in words for the 401."""
+        with self.engine.connect() as c:
+            row = c.execute(select(api_keys.c.name, api_keys.c.revoked)
+                            .where(api_keys.c.key_hash == hash_key(key))).first()
+        if row is None:
+            return "invalid API key"
+        if row[1]:
+            return "API key revoked"
+        return "this key's name is not allowed any more (it contains ':', '/' or other characters outside " \
+               "letters, digits and '._@-'): ask the operator for a new key"
 
 
 class RateLimiter:
@@ -115,3 +132,11 @@ class RateLimiter:
         window.append(now)
         self.hits[name] = window
         return None
+
+
+def key_limits(engine: Engine, name: str) -> int | None:
+    """The concurrent-job limit (--max-jobs) of the active key `name`, if it has one."""
+    with engine.connect() as c:
+        row = c.execute(select(api_keys.c.max_concurrent_jobs)
+                        .where(api_keys.c.name == name, api_keys.c.revoked.is_(False))).first()
+    return row[0] if row else None

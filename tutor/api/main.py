@@ -30,8 +30,13 @@ Errors are JSON: `{"error": {"code": "...", "message": "..."}}`.
 
 
 class BodyLimitMiddleware:
-    """413 for request bodies over the limit, counted while streaming (a missing or
-    false Content-Length does not get around it). Uploads get their own, larger limit."""
+    """413 for request bodies over the limit, counted while streaming (a missing or false
+    Content-Length, or chunked transfer encoding, does not get around it). Uploads get
+    their own, larger limit.
+
+    Over the limit, the app is told the client went away (`http.disconnect`) instead of
+    getting an exception inside its body parser (FastAPI would turn that into a 400), and
+    whatever it answers is dropped for the 413."""
 
     def __init__(self, app, max_body: int, max_upload: int) -> None:
         self.app, self.max_body, self.max_upload = app, max_body, max_upload
@@ -40,40 +45,49 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         limit = self.max_upload + 64_000 if scope["path"].startswith(("/v1/predict", "/v1/vision")) else self.max_body
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            return await self._reject(send, limit)
-        seen = 0
-        too_big = False
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None:
+            if not (declared.isdigit() and len(declared) < 19):
+                return await _send_error(send, 400, "bad_request", "malformed Content-Length header")
+            if int(declared) > limit:
+                return await _send_error(send, 413, "payload_too_large", f"request body larger than {limit} bytes")
+        seen, too_big, started = 0, False, False
 
         async def limited_receive():
             nonlocal seen, too_big
+            if too_big:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     too_big = True
-                    raise _TooLarge()
+                    return {"type": "http.disconnect"}
             return message
 
+        async def guarded_send(message):
+            nonlocal started
+            if too_big:
+                return  # the app's answer to a body it never fully got
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._reject(send, limit)
-
-    @staticmethod
-    async def _reject(send, limit: int):
-        import json
-
-        body = json.dumps(error_body("payload_too_large", f"request body larger than {limit} bytes")).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not too_big:
+                raise
+        if too_big and not started:
+            await _send_error(send, 413, "payload_too_large", f"request body larger than {limit} bytes")
 
 
-class _TooLarge(Exception):
-    pass
+async def _send_error(send, status: int, code: str, message: str) -> None:
+    import json
+
+    body = json.dumps(error_body(code, message)).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_scheduler: bool = True,
@@ -83,7 +97,9 @@ def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_sc
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         from tutor.api.keys import KeyStore, RateLimiter
-        from tutor.db import get_engine
+        from tutor.db import check_database, get_engine
+
+        check_database(st.database_url)  # DatabaseUnavailable says which database and what to do
 
         app.state.settings = st
         app.state.engine = get_engine(st)
@@ -124,6 +140,13 @@ def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_sc
     for r in (health.router, chat.router, openai_compat.router, search.router, tools.router, jobs_routes.router,
               vision.router):
         app.include_router(r)
+
+    @app.get("/v1", include_in_schema=False)
+    async def v1_root():
+        return JSONResponse({"name": "tutor", "version": __version__, "docs": "/docs"})
+
+    # before the UI's catch-all: an unknown /v1 path or method is a JSON 404/405, never the UI's page
+    errors.add_v1_fallback(app)
     if mount_ui if mount_ui is not None else st.ui:
         try:
             from tutor.ui.mount import mount_ui as _mount
@@ -131,10 +154,6 @@ def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_sc
             _mount(app, st)
         except ImportError as e:  # the UI is optional for API-only deployments
             log.warning("UI not mounted: %s", e)
-
-    @app.get("/v1", include_in_schema=False)
-    async def v1_root():
-        return JSONResponse({"name": "tutor", "version": __version__, "docs": "/docs"})
 
     # outermost: reject oversized bodies before anything reads them
     app.add_middleware(BodyLimitMiddleware, max_body=st.max_body_bytes, max_upload=st.max_upload_bytes)

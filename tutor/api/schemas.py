@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tutor.agent.events import AnswerStyle, ComparisonInfo, ExperimentPlan, JobInfo, PredictionInfo, Source
+from tutor.names import KEY_NAME_MAX, THREAD_ID_MAX, THREAD_ID_PATTERN, USER_MAX, USER_PATTERN
 
 MAX_MESSAGE = 8000
 
@@ -16,10 +17,12 @@ class ChatRequest(BaseModel):
         {"message": "Как работает свёртка?", "thread_id": "tg-12345", "user": "student42", "mode": "explain"},
         {"message": "обучи CNN на 3 эпохи", "thread_id": "web-1", "plan_only": True}]})
     message: str = Field(min_length=1, max_length=MAX_MESSAGE, description="The student's message or a /command.")
-    thread_id: str = Field("default", min_length=1, max_length=128, pattern=r"^[\w.:@-]+$",
-                           description="Conversation id: a Telegram chat, a UI session...")
-    user: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[\w.:@-]+$",
-                             description="End user on whose behalf a bot key speaks (ignored for student keys).")
+    thread_id: str = Field("default", min_length=1, max_length=THREAD_ID_MAX, pattern=THREAD_ID_PATTERN,
+                           description="Conversation id: a Telegram chat, a UI session... (no '/')")
+    user: str | None = Field(None, min_length=1, max_length=KEY_NAME_MAX + 1 + USER_MAX, pattern=USER_PATTERN,
+                             description="End user on whose behalf a bot key speaks (ignored for student keys); "
+                                         "ASCII letters, digits, '._@-', no '/'. Only admin keys may name a bot's "
+                                         "user as '<bot>:<user>'.")
     mode: Literal["explain", "hint"] | None = Field(None, description="Answer mode; persists for the thread.")
     plan_only: bool = Field(False, description="Report the job an experiment request would submit, without submitting.")
 
@@ -82,14 +85,18 @@ class JobRequest(BaseModel):
     tool: str = Field(min_length=1, max_length=64, description="Registered tool name (GET /v1/tools).")
     preset: Literal["smoke", "quick", "full"] = "quick"
     config: dict[str, Any] = Field(default_factory=dict, description="Overrides of the preset, validated by the tool's Config.")
-    priority: int = Field(0, ge=-100, le=100, description="Higher runs earlier.")
-    user: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[\w.:@-]+$")
+    priority: int = Field(0, ge=-100, le=100, description="Higher runs earlier among the jobs of owners holding as "
+                                                          "many slots; above 0 needs an admin key (403).")
+    user: str | None = Field(None, min_length=1, max_length=KEY_NAME_MAX + 1 + USER_MAX, pattern=USER_PATTERN,
+                             description="End user a bot key submits for (ignored for student keys); admin keys "
+                                         "may name a bot's user as '<bot>:<user>'.")
 
 
 class ArtifactInfo(BaseModel):
     name: str
     kind: str | None = None
     size: int | None = None
+    url: str | None = Field(None, description="Where to download it (GET, same key).")
 
 
 class JobInfo(BaseModel):
@@ -106,7 +113,8 @@ class JobInfo(BaseModel):
     priority: int = 0
     config: dict[str, Any] | None = None
     metrics: dict[str, Any] | None = None
-    error: str | None = None
+    error: str | None = Field(None, description="Why it failed, in one line (with a reference the operator's log has).")
+    error_detail: str | None = Field(None, description="The failure's traceback: admin keys only.")
     device: str | None = None
     created_at: float | None = None
     started_at: float | None = None

@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 from typing import Any, AsyncIterator
 
+from tutor.jobs.outputs import OwnerOutputs
 from tutor.jobs.store import TERMINAL, JobStore
+from tutor.redact import redact
 from tutor.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,27 @@ def _pid_alive(pid: int | None) -> bool:
         return True
 
 
+def bot_of(owner: str) -> str | None:
+    """The bot key whose end user this owner is ('tgbot:tg123' → 'tgbot'), else None. Key
+    names cannot contain ':' (tutor.names), so the prefix is unambiguous; chat-UI users
+    ('ui:...') are people, not a bot's users."""
+    if ":" not in owner or owner.startswith("ui:"):
+        return None
+    return owner.split(":", 1)[0]
+
+
+def _is_worker(pid: int | None) -> bool:
+    """A live job worker (a multiprocessing 'spawn' child), not some process that got its
+    pid after the worker died: only such a process is ever signalled by pid."""
+    if not _pid_alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"multiprocessing" in f.read()
+    except OSError:
+        return False
+
+
 def _cuda_count() -> int:
     try:
         import torch
@@ -111,12 +134,19 @@ class JobService:
         self._gpus = _cuda_count()
         self._scheduler_id = f"{socket.gethostname()}-{os.getpid()}-{id(self):x}"
         self._last_beat = 0.0
+        self.outputs = OwnerOutputs(self.settings)  # compare/predict files: per-owner quota and expiry
+        self._last_sweep = 0.0
 
     # ---- submission and queries ----------------------------------------------------------
     def submit(self, tool: str, config: dict[str, Any] | None, owner: str, preset: str | None = "quick",
                priority: int = 0, max_concurrent: int | None = None) -> str:
         """Validate (tool, preset, config) with the tool's Config and the owner's limits,
-        then queue. Raises KeyError (unknown tool/preset), InvalidJob, QuotaExceeded."""
+        then queue. Raises KeyError (unknown tool/preset), InvalidJob, QuotaExceeded.
+
+        Limits come from the owner itself, whoever submits (API, chat, bot, UI): a student's
+        key's --max-jobs or TUTOR_OWNER_MAX_CONCURRENT per owner; a bot's users
+        ('<bot>:<user>') also share the bot key's --max-jobs (or TUTOR_BOT_MAX_CONCURRENT)
+        and TUTOR_BOT_GPU_MINUTES_PER_DAY, so varying `user` does not multiply them."""
         from pydantic import ValidationError
 
         from tools.registry import get_tool
@@ -128,40 +158,71 @@ class JobService:
             cfg = entry.make_config(preset, config or {})
         except ValidationError as e:
             msg = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-            raise InvalidJob(f"invalid config for {tool}: {msg}") from None
+            raise InvalidJob(redact(f"invalid config for {tool}: {msg}")) from None
         check_fits(entry, cfg, self._gpus > 0 and cfg.device != "cpu", self.settings)
-        limit = max_concurrent or self.settings.owner_max_concurrent
+        group = bot_of(owner)
+        key_limit = self._key_limit(group or owner)
+        limit = (max_concurrent or key_limit or self.settings.owner_max_concurrent) if group is None \
+            else self.settings.owner_max_concurrent
         active = self.store.active_count(owner)
         if active >= limit:
             raise QuotaExceeded(f"{owner} already has {active} queued or running jobs (limit {limit}); "
                                 "wait for one to finish or cancel one")
+        if group is not None:
+            group_limit = max_concurrent or key_limit or self.settings.bot_max_concurrent
+            active = self.store.active_count(group=group)
+            if active >= group_limit:
+                raise QuotaExceeded(f"the users of {group} together have {active} queued or running jobs "
+                                    f"(limit {group_limit}); wait for one to finish")
         uses_gpu = self._gpus > 0 and cfg.device != "cpu"
         if uses_gpu:
-            used = self.store.gpu_seconds_since(owner, time.time() - 86400) / 60
-            if used >= self.settings.owner_gpu_minutes_per_day:
-                raise QuotaExceeded(f"{owner} used {used:.0f} of {self.settings.owner_gpu_minutes_per_day:.0f} "
-                                    "GPU minutes in the last 24 h; try again later or run on the CPU (device=cpu)")
+            self._check_gpu_quota(owner)
         return self.store.insert(tool, preset, cfg.model_dump(mode="json"), owner, priority, uses_gpu)
+
+    def _check_gpu_quota(self, owner: str) -> None:
+        since = time.time() - 86400
+        used = self.store.gpu_seconds_since(owner, since) / 60
+        if used >= self.settings.owner_gpu_minutes_per_day:
+            raise QuotaExceeded(f"{owner} used {used:.0f} of {self.settings.owner_gpu_minutes_per_day:.0f} "
+                                "GPU minutes in the last 24 h; try again later or run on the CPU (device=cpu)")
+        group = bot_of(owner)
+        if group is not None:
+            used = self.store.gpu_seconds_since(None, since, group=group) / 60
+            if used >= self.settings.bot_gpu_minutes_per_day:
+                raise QuotaExceeded(f"the users of {group} used {used:.0f} of {self.settings.bot_gpu_minutes_per_day:.0f}"
+                                    " GPU minutes in the last 24 h; try again later or run on the CPU (device=cpu)")
+
+    def _key_limit(self, name: str) -> int | None:
+        """--max-jobs of the API key of that name, if there is one."""
+        from tutor.api.keys import key_limits
+
+        try:
+            return key_limits(self.store.engine, name)
+        except Exception:  # no keys table (jobs used without the API): the settings apply
+            return None
+
+    def latest_checkpoint(self, owner: str, tool: str) -> tuple[str | None, str | None]:
+        """(path, job id) of the newest checkpoint among this exact owner's succeeded runs of
+        `tool`, or (None, None). Never another owner's: not even a bot's other users'."""
+        for job in self.store.list(owner=owner, tool=tool, status="succeeded"):
+            if job.get("owner") != owner:
+                continue
+            for art in job.get("artifacts") or []:
+                if art.get("kind") == "checkpoint" and art.get("path") and Path(art["path"]).is_file():
+                    return art["path"], job["id"]
+        return None, None
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         return self.store.get(job_id)
 
-    def list(self, owner: str | None = None, tool: str | None = None, status: str | None = None) -> list[dict]:
-        return self.store.list(owner=owner, tool=tool, status=status)
+    def list(self, owner: str | None = None, tool: str | None = None, status: str | None = None,
+             group: str | None = None) -> list[dict]:
+        return self.store.list(owner=owner, tool=tool, status=status, group=group)
 
     def get_owned(self, job_id: str, owner: str) -> dict[str, Any] | None:
         """The job if `owner` owns it, else None (another owner's id is indistinguishable from a missing one)."""
         job = self.store.get(job_id)
         return job if job is not None and job.get("owner") == owner else None
-
-    def latest_checkpoint(self, owner: str, tool: str) -> tuple[str | None, str | None]:
-        """(path, job id) of the owner's newest succeeded run of `tool` with a checkpoint on disk;
-        never another owner's."""
-        for job in self.store.list(owner=owner, tool=tool, status="succeeded"):
-            for art in job.get("artifacts") or []:
-                if art.get("kind") == "checkpoint" and Path(art["path"]).is_file():
-                    return art["path"], job["id"]
-        return None, None
 
     def counts(self) -> dict[str, int]:
         return self.store.counts()
@@ -277,7 +338,9 @@ class JobService:
             await asyncio.sleep(0.2)
 
     def tick(self) -> None:
-        """One scheduling round: reap ended workers, enforce cancel/timeout, start jobs."""
+        """One scheduling round: reap ended workers, enforce cancel/deadlines (also of
+        workers a dead scheduler left behind), stop a long job when another owner starves,
+        start jobs in fair-share order, sweep expired outputs."""
         now = time.time()
         if now - self._last_beat >= self.HEARTBEAT_S:
             self.store.heartbeat(self._scheduler_id, socket.gethostname(), os.getpid())
@@ -292,27 +355,126 @@ class JobService:
                 continue
             if job["cancel_requested"]:
                 self._stop_worker(job_id, job.get("worker_pid"))
-            elif job["started_at"] and now - job["started_at"] > self.settings.job_timeout_s:
+            elif now > self._deadline(job):
+                # the reason first: the worker, stopped, would otherwise store its own 'SystemExit'
+                self.store.finish(job_id, "failed", error=f"timeout: ran longer than {self._timeout(job):.0f} s")
                 self._stop_worker(job_id, job.get("worker_pid"))
-                self.store.finish(job_id, "failed", error=f"timeout: ran longer than {self.settings.job_timeout_s} s")
-        # running jobs of other (dead) schedulers
-        for job in self.store.list(status="running"):
-            if job["id"] not in self._procs and job.get("worker_pid") and not _pid_alive(job["worker_pid"]):
+        running = self.store.list(status="running")
+        adopted = 0  # live workers of a dead scheduler on this host: they still use a slot
+        for job in running:
+            if job["id"] in self._procs:
+                continue
+            pid = job.get("worker_pid")
+            if pid and not _pid_alive(pid):
                 if job["cancel_requested"]:
                     self.store.finish(job["id"], "cancelled", error="cancelled by request")
                 else:
                     self.store.finish(job["id"], "failed", error="worker process disappeared")
-        free = self.slots - len(self._procs)
-        if free <= 0:
+            elif pid and now > self._deadline(job):
+                # orphaned by a dead server: nobody else would ever stop it
+                self.store.finish(job["id"], "failed", error=f"timeout: ran longer than {self._timeout(job):.0f} s "
+                                                            "(stopped after a server restart)")
+                if _is_worker(pid):
+                    self._kill_pid(pid)
+            elif pid and _is_worker(pid):
+                adopted += 1
+        if now - self._last_sweep > 60:
+            self._last_sweep = now
+            self.outputs.sweep()
+        running = self.store.list(status="running")  # again: some ended above
+        queued = self.store.next_queued(set(self._procs))
+        if not queued:
             return
-        for job in self.store.next_queued(set(self._procs)):
-            if free <= 0:
-                break
-            device = "cuda" if job["uses_gpu"] else "cpu"
-            if not self.store.claim(job["id"], device):
+        held: dict[str, int] = {}
+        for j in running:
+            held[j["owner"]] = held.get(j["owner"], 0) + 1
+        free = self.slots - len(self._procs) - adopted
+        if free <= 0:
+            self._preempt_for_starving(running, queued, held, now)
+            return
+        self._start_fair(queued, held, free)
+
+    def _start_fair(self, queued: list[dict], held: dict[str, int], free: int) -> None:
+        """Per-owner share of the slots: the next slot goes to the owner holding the fewest,
+        then to higher priority (above 0 only admins can set), then to the owner whose last
+        job started longest ago (round robin: with one slot, two students alternate instead
+        of one queueing behind the other's ten jobs), then to the oldest job. While several owners want slots nobody holds more
+        than ceil(slots / owners)."""
+        import math
+
+        owners = set(held) | {j["owner"] for j in queued}
+        share = max(1, math.ceil(self.slots / len(owners))) if len(owners) > 1 else self.slots
+        last = self.store.last_started(owners)
+        pending = list(queued)
+        while free > 0 and pending:
+            pending.sort(key=lambda j: (held.get(j["owner"], 0), -(j.get("priority") or 0), last.get(j["owner"], 0.0),
+                                        j["created_at"], j["id"]))
+            job = pending.pop(0)
+            if held.get(job["owner"], 0) >= share:
+                continue  # this owner has its share; the others' jobs (if any) come first
+            if job["uses_gpu"] and not self._gpu_quota_left(job):
+                continue
+            if not self.store.claim(job["id"], "cuda" if job["uses_gpu"] else "cpu", self.settings.job_timeout_s):
                 continue  # another scheduler took it
             self._launch(job)
+            held[job["owner"]] = held.get(job["owner"], 0) + 1
+            last[job["owner"]] = time.time()
             free -= 1
+
+    def _preempt_for_starving(self, running: list[dict], queued: list[dict], held: dict[str, int],
+                              now: float) -> None:
+        """Time slice: when every slot is taken and an owner with nothing running waits, the
+        longest job past TUTOR_JOB_SLICE_S of the owner holding the most slots is stopped
+        (failed, with the reason). Nobody waiting: a job runs until its timeout."""
+        slice_s = self.settings.job_slice_s
+        if not slice_s:
+            return
+        starving = {j["owner"] for j in queued} - set(held)
+        if not starving:
+            return
+        mine = [j for j in running if j["id"] in self._procs and j.get("started_at")
+                and now - j["started_at"] > slice_s and j["owner"] not in starving]
+        if not mine:
+            return
+        victim = max(mine, key=lambda j: (held.get(j["owner"], 0), now - j["started_at"]))
+        self.store.finish(victim["id"], "failed", error=(
+            f"preempted: ran {now - victim['started_at']:.0f} s while another student waited for the only free "
+            f"job slot (fair-share limit {slice_s:.0f} s when others wait); rerun with a smaller preset, "
+            "or when the queue is quiet"))
+        self._stop_worker(victim["id"], victim.get("worker_pid"))
+        log.info("preempted job %s of %s for waiting owners %s", victim["id"], victim["owner"], sorted(starving))
+
+    def _gpu_quota_left(self, job: dict) -> bool:
+        """Checked again when a queued GPU job would start (it may have waited while others ran)."""
+        try:
+            self._check_gpu_quota(job["owner"])
+            return True
+        except QuotaExceeded as e:
+            self.store.finish(job["id"], "failed", error=f"not started: {e}")
+            return False
+
+    def _timeout(self, job: dict) -> float:
+        if job.get("deadline") and job.get("started_at"):
+            return job["deadline"] - job["started_at"]
+        return float(self.settings.job_timeout_s)
+
+    def _deadline(self, job: dict) -> float:
+        if job.get("deadline"):
+            return job["deadline"]
+        return (job.get("started_at") or time.time()) + self.settings.job_timeout_s
+
+    @staticmethod
+    def _kill_pid(pid: int, grace_s: float = 3.0) -> None:
+        """SIGTERM (the worker exits promptly), then SIGKILL if it is still there."""
+        try:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + grace_s
+            while time.monotonic() < deadline and _pid_alive(pid):
+                time.sleep(0.1)
+            if _pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     # ---- backends ------------------------------------------------------------------------
     def _run_dir(self, job_id: str) -> str:
@@ -390,7 +552,7 @@ class JobService:
             handle.join(timeout=3)
             if handle.is_alive():
                 handle.kill()
-        elif _pid_alive(pid):
+        elif _is_worker(pid):
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
@@ -407,7 +569,10 @@ class JobService:
                          log_to_driver=False)
 
     # ---- comparison ----------------------------------------------------------------------
-    def compare(self, tool: str, job_ids: list[str] | None = None, owner: str | None = None) -> dict[str, Any]:
+    def compare(self, tool: str, job_ids: list[str] | None = None, owner: str | None = None,
+                requester: str | None = None) -> dict[str, Any]:
+        """Compare runs (`job_ids`, else `owner`'s succeeded runs, else everyone's). The
+        plots go to the requester's output folder (default: owner) under its quota."""
         from tutor.jobs.compare import compare_runs
 
         if job_ids:
@@ -417,5 +582,7 @@ class JobService:
         runs = [r for r in runs if r["tool"] == tool and r["status"] == "succeeded"]
         if not runs:
             raise ValueError(f"no finished {tool} runs to compare")
-        out_dir = Path(self.settings.artifacts_dir) / "compare"
-        return compare_runs(tool, runs, out_dir)
+        who = requester or owner or "local"
+        result = compare_runs(tool, runs, self.outputs.dir_for(who))
+        self.outputs.enforce(who)
+        return result

@@ -10,8 +10,8 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import (JSON, Column, Float, Index, Integer, MetaData, String, Table, Text, and_, func, select,
-                        update)
+from sqlalchemy import (JSON, Column, Float, Index, Integer, MetaData, String, Table, Text, and_, func, or_,
+                        select, update)
 from sqlalchemy.engine import Engine
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -29,7 +29,8 @@ jobs = Table(
     Column("priority", Integer, nullable=False, default=0),
     Column("status", String(16), nullable=False, index=True),
     Column("cancel_requested", Integer, nullable=False, default=0),
-    Column("error", Text, nullable=True),
+    Column("error", Text, nullable=True),  # the short reason the student sees (no traceback, no server paths)
+    Column("error_detail", Text, nullable=True),  # staff only: the traceback, under the reference in `error`
     Column("device", String(32), nullable=True),
     Column("uses_gpu", Integer, nullable=False, default=0),
     Column("metrics", JSON, nullable=True),
@@ -40,6 +41,8 @@ jobs = Table(
     Column("created_at", Float, nullable=False),
     Column("started_at", Float, nullable=True),
     Column("finished_at", Float, nullable=True),
+    # set when the job starts: any scheduler (not only the one that started it) stops it after this
+    Column("deadline", Float, nullable=True),
 )
 Index("ix_jobs_queue", jobs.c.status, jobs.c.priority, jobs.c.created_at)
 
@@ -72,6 +75,9 @@ class JobStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        from tutor.db import upgrade_table
+
+        upgrade_table(engine, jobs)  # adds error_detail / deadline to a database made before them
 
     # ---- jobs --------------------------------------------------------------------------
     def insert(self, tool: str, preset: str | None, config: dict, owner: str, priority: int, uses_gpu: bool) -> str:
@@ -89,11 +95,23 @@ class JobStore:
             row = c.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
         return self._shape(row) if row else None
 
-    def list(self, owner: str | None = None, tool: str | None = None, status: str | None = None,
-             limit: int = 1000) -> list[dict[str, Any]]:
-        q = select(jobs)
+    @staticmethod
+    def _owned_by(owner: str | None = None, group: str | None = None):
+        """owner == `owner`, or (with `group`) the owners '<group>:<user>' of a bot key."""
+        conds = []
         if owner is not None:
-            q = q.where(jobs.c.owner == owner)
+            conds.append(jobs.c.owner == owner)
+        if group is not None:
+            conds.append(jobs.c.owner.startswith(group + ":", autoescape=True))
+        return or_(*conds) if conds else None
+
+    def list(self, owner: str | None = None, tool: str | None = None, status: str | None = None,
+             limit: int = 1000, group: str | None = None) -> list[dict[str, Any]]:
+        """Newest first. `owner` and `group` together: that owner's jobs and the group's."""
+        q = select(jobs)
+        cond = self._owned_by(owner, group)
+        if cond is not None:
+            q = q.where(cond)
         if tool is not None:
             q = q.where(jobs.c.tool == tool)
         if status is not None:
@@ -114,18 +132,31 @@ class JobStore:
         with self.engine.connect() as c:
             return {s: n for s, n in c.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status)).all()}
 
-    def active_count(self, owner: str) -> int:
+    def active_count(self, owner: str | None = None, group: str | None = None) -> int:
+        """Queued + running jobs of an owner, or (group) of all a bot's users."""
         with self.engine.connect() as c:
             return c.execute(select(func.count()).select_from(jobs).where(
-                and_(jobs.c.owner == owner, jobs.c.status.in_(("queued", "running"))))).scalar_one()
+                and_(self._owned_by(owner, group), jobs.c.status.in_(("queued", "running"))))).scalar_one()
 
-    def gpu_seconds_since(self, owner: str, since: float) -> float:
+    def gpu_seconds_since(self, owner: str | None, since: float, group: str | None = None,
+                          now: float | None = None) -> float:
+        """GPU seconds used inside [since, now]: the part of every GPU job's run that overlaps
+        the window, including jobs that started before it and jobs still running."""
+        now = time.time() if now is None else now
         with self.engine.connect() as c:
             rows = c.execute(select(jobs.c.started_at, jobs.c.finished_at).where(
-                and_(jobs.c.owner == owner, jobs.c.uses_gpu == 1, jobs.c.started_at.is_not(None),
-                     jobs.c.started_at >= since))).all()
-        now = time.time()
-        return sum((f or now) - s for s, f in rows)
+                and_(self._owned_by(owner, group), jobs.c.uses_gpu == 1, jobs.c.started_at.is_not(None),
+                     or_(jobs.c.finished_at.is_(None), jobs.c.finished_at > since)))).all()
+        return sum(max(0.0, min(f if f is not None else now, now) - max(s, since)) for s, f in rows)
+
+    def last_started(self, owners: set[str]) -> dict[str, float]:
+        """When each owner's most recent job started (round-robin order of the queue)."""
+        if not owners:
+            return {}
+        with self.engine.connect() as c:
+            rows = c.execute(select(jobs.c.owner, func.max(jobs.c.started_at))
+                             .where(jobs.c.owner.in_(sorted(owners))).group_by(jobs.c.owner)).all()
+        return {o: t for o, t in rows if t is not None}
 
     def next_queued(self, exclude: set[str]) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
@@ -133,12 +164,14 @@ class JobStore:
                              .order_by(jobs.c.priority.desc(), jobs.c.created_at, jobs.c.id)).mappings().all()
         return [self._shape(r) for r in rows if r["id"] not in exclude]
 
-    def claim(self, job_id: str, device: str) -> bool:
-        """queued → running, atomically: two schedulers never start the same job."""
+    def claim(self, job_id: str, device: str, timeout_s: float | None = None) -> bool:
+        """queued → running, atomically: two schedulers never start the same job. The
+        deadline is stored with it, so whichever scheduler is alive enforces it."""
+        now = time.time()
         with self.engine.begin() as c:
             res = c.execute(update(jobs).where(and_(jobs.c.id == job_id, jobs.c.status == "queued"))
-                            .values(status="running", started_at=time.time(), device=device,
-                                    attempts=jobs.c.attempts + 1))
+                            .values(status="running", started_at=now, device=device, attempts=jobs.c.attempts + 1,
+                                    deadline=now + timeout_s if timeout_s else None))
             if res.rowcount != 1:
                 return False
             self._event(c, job_id, "status", {"status": "running", "device": device})
@@ -148,12 +181,16 @@ class JobStore:
         with self.engine.begin() as c:
             c.execute(update(jobs).where(jobs.c.id == job_id).values(worker_pid=pid))
 
-    def finish(self, job_id: str, status: str, error: str | None = None, result: dict | None = None) -> bool:
-        """running/queued → terminal. Returns False if the job had already ended."""
+    def finish(self, job_id: str, status: str, error: str | None = None, result: dict | None = None,
+               error_detail: str | None = None) -> bool:
+        """running/queued → terminal. Returns False if the job had already ended. `error` is
+        what the student reads; `error_detail` (a traceback) is for staff only."""
         assert status in TERMINAL
         values: dict[str, Any] = {"status": status, "finished_at": time.time(), "worker_pid": None}
         if error is not None:
             values["error"] = error[:4000]
+        if error_detail is not None:
+            values["error_detail"] = error_detail[:20000]
         if result is not None:
             values["result"] = json.loads(json.dumps(result, default=str))
             values["metrics"] = values["result"].get("metrics")
@@ -173,7 +210,8 @@ class JobStore:
 
     def requeue(self, job_id: str, reason: str) -> None:
         with self.engine.begin() as c:
-            c.execute(update(jobs).where(jobs.c.id == job_id).values(status="queued", started_at=None, worker_pid=None))
+            c.execute(update(jobs).where(jobs.c.id == job_id).values(status="queued", started_at=None, worker_pid=None,
+                                                                     deadline=None))
             self._event(c, job_id, "status", {"status": "queued", "reason": reason})
 
     def request_cancel(self, job_id: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import traceback
 
 
 def extra_tools() -> None:
@@ -34,6 +33,7 @@ def run_job(job_id: str, database_url: str, run_dir: str, env: dict | None = Non
     from tools.registry import get_tool
     from tutor.db import make_engine
     from tutor.jobs.store import JobStore
+    from tutor.redact import failure, redact
 
     extra_tools()
     store = JobStore(make_engine(database_url))
@@ -52,7 +52,7 @@ def run_job(job_id: str, database_url: str, run_dir: str, env: dict | None = Non
         cfg = entry.config_cls(**job["config"])
         result = entry.run(cfg, emit, out_dir=run_dir)
     except MissingDataError as e:
-        store.finish(job_id, "failed", error=f"missing data: {e}")
+        store.finish(job_id, "failed", error=f"missing data: {redact(str(e))}")
         return "failed"
     except MemoryError:
         store.finish(job_id, "failed", error="out of memory")
@@ -61,8 +61,10 @@ def run_job(job_id: str, database_url: str, run_dir: str, env: dict | None = Non
         if isinstance(e, SystemExit) and store.get(job_id)["cancel_requested"]:
             store.finish(job_id, "cancelled", error="cancelled by request")
             return "cancelled"
-        tb = traceback.format_exc(limit=8)
-        store.finish(job_id, "failed", error=f"{type(e).__name__}: {e}\n{tb}")
+        # the student reads a one-line reason with a reference; the traceback (server paths and
+        # all) goes to the log (this process's stderr is the server's) and the staff-only field
+        message, tb, _ = failure(e, f"job {job_id} ({job['tool']})")
+        store.finish(job_id, "failed", error=message, error_detail=tb)
         return "failed"
     store.finish(job_id, "succeeded", result=result.model_dump(mode="json"))
     return "succeeded"

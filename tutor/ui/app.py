@@ -23,6 +23,7 @@ import chainlit as cl
 from chainlit.input_widget import Select, TextInput
 from chainlit.utils import utc_now
 
+from tutor.names import safe_login
 from tutor.ui import runtime
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ async def oauth(provider_id: str, token: str, raw_user_data: dict, default_user:
         log.warning("OAuth login refused for %s:%s (e-mail %s not in the allowed domains)", provider_id,
                     default_user.identifier, email)
         return None
-    username = f"{provider_id}:{default_user.identifier}"
+    # the login becomes part of the owner 'ui:<provider>:<login>': odd characters are mapped to a safe name
+    username = f"{provider_id}:{safe_login(default_user.identifier)}"
     user = await asyncio.to_thread(runtime.users().ensure_external, username, provider_id)
     meta = {k: v for k, v in (default_user.metadata or {}).items() if k in ("image",)}
     return cl.User(identifier=user["username"], display_name=default_user.display_name or default_user.identifier,

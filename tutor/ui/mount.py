@@ -12,12 +12,25 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 
 
+def allowed_origins(settings) -> list[str]:
+    """TUTOR_PUBLIC_ORIGINS as a list ('https://tutor.example.edu'); empty means same origin only."""
+    raw = getattr(settings, "public_origins", "") or ""
+    return [o.strip().rstrip("/") for o in raw.split(",") if o.strip() and o.strip() != "*"]
+
+
 def prepare_app_root(settings) -> Path:
     """Chainlit reads .chainlit/config.toml under its app root and writes uploads to
-    .files there: both live in the data dir, the config copied from tutor/ui/config.toml."""
+    .files there: both live in the data dir, the config copied from tutor/ui/config.toml
+    with `allow_origins` set to the configured public origins (the UI logs in by cookie:
+    never '*')."""
+    import json
+    import re
+
     root = Path(settings.data_dir).resolve() / "ui"
     (root / ".chainlit").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(HERE / "config.toml", root / ".chainlit" / "config.toml")
+    config = (HERE / "config.toml").read_text(encoding="utf-8")
+    config = re.sub(r"(?m)^allow_origins = .*$", "allow_origins = " + json.dumps(allowed_origins(settings)), config)
+    (root / ".chainlit" / "config.toml").write_text(config, encoding="utf-8")
     (root / "chainlit.md").write_text(
         "# Tutor\n\nПомощник курса по глубокому обучению: ответы по материалам курса со ссылками и настоящие "
         "эксперименты на PyTorch. Наберите /help.\n", encoding="utf-8")
@@ -55,4 +68,19 @@ def mount_ui(app, settings) -> None:
 
     add_file_route(app, runtime.ui_storage())  # before chainlit's catch-all route
     mount_chainlit(app=app, target=str(HERE / "app.py"), path="")
+    restrict_origins(settings)
     ensure_first_user(settings)
+
+
+def restrict_origins(settings) -> None:
+    """The chat's websocket authenticates by the login cookie, and browsers do not apply
+    CORS to websockets: Chainlit's socket.io server is built with origin checks off
+    (cors_allowed_origins=[]), so any page the student visits could open a socket as them.
+    Here engine.io checks the Origin of every socket.io request: the configured public
+    origins, or (none configured) the request's own host, as engine.io does by default."""
+    from chainlit.config import config as clconfig
+    from chainlit.server import sio
+
+    origins = allowed_origins(settings)
+    clconfig.project.allow_origins = origins  # the HTTP CORS middleware reads the config copy too
+    sio.eio.cors_allowed_origins = origins or None  # None: same origin as the Host header

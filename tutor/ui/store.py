@@ -12,6 +12,8 @@ from pathlib import Path
 from sqlalchemy import Column, Float, MetaData, String, Table, select, text
 from sqlalchemy.engine import Engine
 
+from tutor.names import check_ui_user
+
 metadata = MetaData()
 ui_users = Table(
     "ui_users", metadata,
@@ -74,8 +76,7 @@ class UserStore:
                         c.execute(text(f'ALTER TABLE {table} ADD COLUMN "{name}" {kind}'))
 
     def create(self, username: str, password: str, role: str = "student") -> None:
-        if not username or len(username) > 128 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
-            raise ValueError("username: 1-128 letters, digits, '.', '_' or '-'")
+        check_ui_user(username)  # the owner of its jobs is 'ui:<name>': no ':' or '/' inside
         if len(password) < 8:
             raise ValueError("password: at least 8 characters")
         salt = secrets.token_hex(16)
@@ -89,8 +90,7 @@ class UserStore:
         """The account of a user who logs in through an OAuth provider ('github:octocat'):
         created with `role` on the first login, its stored role afterwards. It has no
         password: its hash field holds a marker no PBKDF2 digest equals."""
-        if not username or len(username) > 128 or ":" not in username:
-            raise ValueError("external usernames look like '<provider>:<login>' (at most 128 characters)")
+        check_ui_user(username, external=True)
         with self.engine.begin() as c:
             row = c.execute(select(ui_users.c.username, ui_users.c.role).where(ui_users.c.username == username)).first()
             if row is None:

@@ -18,6 +18,8 @@ from tutor.agent.messages import say
 from tutor.agent.nodes.routing import images
 from tutor.agent.state import TurnState
 from tutor.agent.streaming import emit, stream_text
+from tutor.redact import redact
+from tutor.uploads import load_upload
 
 
 def tool_for_upload(message: str) -> str:
@@ -88,13 +90,12 @@ async def predict_own(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
         stream_text(text)
         return {"answer": text, "error": "no_checkpoint", "answer_style": AnswerStyle.REPORT}
     emit(ToolCallEvent(name=f"{tool}.infer", args={"checkpoint_job": job_id, "file": upload.get("name")}))
-    out_dir = Path(ctx.settings.artifacts_dir) / "predictions"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = ctx.services.jobs.outputs.dir_for(ctx.user)  # per-owner folder: quota + expiry (tutor.jobs.outputs)
     entry = get_tool(tool)
-    try:
-        pred = await asyncio.to_thread(entry.infer, ckpt, upload["path"], out_dir)
+    try:  # the upload is checked (size, type by magic bytes, pixel count) before it is decoded: tutor.uploads
+        pred = await asyncio.to_thread(lambda: entry.infer(ckpt, load_upload(upload["path"], ctx.settings), out_dir))
     except Exception as e:
-        text = say("predict_failed", lang, reason=type(e).__name__)
+        text = say("predict_failed", lang, reason=redact(str(e)) or type(e).__name__)
         emit(ErrorEvent(code="predict_failed", message=text))
         stream_text(text)
         return {"answer": text, "error": "predict_failed", "answer_style": AnswerStyle.REPORT}

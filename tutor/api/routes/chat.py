@@ -18,6 +18,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from tutor.api.deps import PrincipalDep, TutorDep, owner_for
 from tutor.api.metrics import REGISTRY, TOKENS, TURNS
+from tutor.api.public import public_chat_event
 from tutor.api.schemas import ERRORS, ChatRequest, ChatResponse, sse_response
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,11 @@ CANCELLED = Counter("tutor_chat_cancelled_total", "Streamed chat turns stopped b
 def thread_key(principal, body: ChatRequest) -> str:
     # threads are namespaced by key so two bots' "chat 1" never collide
     return f"{principal.name}/{body.thread_id}"
+
+
+def _url_user(principal, body: ChatRequest) -> str | None:
+    """The `user` an output URL needs: the end user a bot or admin speaks for."""
+    return body.user if principal.role in ("bot", "admin") else None
 
 
 def count(ev) -> None:
@@ -60,14 +66,15 @@ async def cancellable(events, endpoint: str, thread: str):
 @router.post("/chat", response_model=ChatResponse, responses=ERRORS, summary="Ask the tutor (one JSON answer)")
 async def chat(body: ChatRequest, principal: PrincipalDep, tutor: TutorDep) -> ChatResponse:
     events, final = [], None
+    user = _url_user(principal, body)
     async for ev in tutor.chat(thread_key(principal, body), owner_for(principal, body.user), body.message,
                                mode=body.mode, plan_only=body.plan_only):
         count(ev)
         if ev.type != "token":
-            events.append(ev.model_dump(mode="json"))
+            events.append(public_chat_event(ev.model_dump(mode="json"), user))
         if ev.type == "final":
-            final = ev
-    fields = final.model_dump(include=set(ChatResponse.model_fields) - {"thread_id", "events"})
+            final = public_chat_event(ev.model_dump(mode="json"), user)
+    fields = {k: final[k] for k in ChatResponse.model_fields if k in final and k not in ("thread_id", "events")}
     return ChatResponse(**fields, thread_id=body.thread_id, events=events)
 
 
@@ -81,12 +88,14 @@ async def chat(body: ChatRequest, principal: PrincipalDep, tutor: TutorDep) -> C
 async def chat_stream(body: ChatRequest, principal: PrincipalDep, tutor: TutorDep):
     thread = thread_key(principal, body)
     turn = tutor.chat(thread, owner_for(principal, body.user), body.message, mode=body.mode, plan_only=body.plan_only)
+    user = _url_user(principal, body)
 
     async def gen():
         n = 0
         async with aclosing(cancellable(turn, "chat_stream", thread)) as events:
             async for ev in events:
                 n += 1
-                yield {"event": ev.type, "id": str(n), "data": json.dumps(ev.model_dump(mode="json"), ensure_ascii=False)}
+                data = public_chat_event(ev.model_dump(mode="json"), user)
+                yield {"event": ev.type, "id": str(n), "data": json.dumps(data, ensure_ascii=False)}
 
     return EventSourceResponse(gen(), ping=15)

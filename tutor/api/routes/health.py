@@ -1,4 +1,6 @@
-"""GET /healthz (process alive), /readyz (index, database, LLM), /metrics (Prometheus)."""
+"""GET /healthz (process alive: open, says only "ok"), /readyz (index, database, LLM) and
+/metrics (Prometheus): these two describe the server (model file, counts) and need an
+admin or monitor key."""
 
 from __future__ import annotations
 
@@ -8,22 +10,22 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from tutor.api import metrics
-from tutor.api.deps import PrincipalDep
+from tutor.api.deps import MonitorDep, PrincipalDep
 from tutor.api.errors import APIError
 from tutor.api.schemas import ERRORS
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness")
+@router.get("/healthz", summary="Liveness (no key needed)")
 async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: index loaded, database reachable, LLM loadable",
-            responses={200: {"description": "Ready: every check is ok"},
+@router.get("/readyz", summary="Readiness: index loaded, database reachable, LLM loadable (admin or monitor key)",
+            responses={**ERRORS, 200: {"description": "Ready: every check is ok"},
                        503: {"description": "Not ready: the failing checks say why"}})
-async def readyz(request: Request):
+async def readyz(request: Request, principal: MonitorDep):
     st = request.app.state
     checks: dict[str, dict] = {}
 
@@ -51,8 +53,10 @@ async def readyz(request: Request):
     return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
-async def prometheus(request: Request):
+@router.get("/metrics", summary="Prometheus metrics (admin or monitor key)",
+            responses={**ERRORS, 200: {"description": "Prometheus text format",
+                                       "content": {"text/plain": {"schema": {"type": "string"}}}}})
+async def prometheus(request: Request, principal: MonitorDep):
     try:
         counts = await asyncio.to_thread(request.app.state.jobs.counts)
     except Exception:

@@ -6,35 +6,28 @@ from __future__ import annotations
 import asyncio
 import json
 import mimetypes
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, UploadFile
+from fastapi import Path as Path_
 from fastapi.responses import FileResponse
 from sse_starlette.sse import EventSourceResponse
 
-from tutor.api.deps import JobsDep, PrincipalDep, SettingsDep, TutorDep, owner_for
+from tutor.api.deps import JobsDep, PrincipalDep, SettingsDep, owner_for
 from tutor.api.errors import APIError
+from tutor.api.public import MAX_SEQ, output_url, public_event, public_job as _public
 from tutor.api.schemas import ERRORS, JobInfo, JobList, JobRequest, sse_response
+from tutor.names import KEY_NAME_MAX, USER_MAX
+from tutor.redact import failure, redact, scrub
+from tutor.uploads import UploadRejected, load_image, read_upload
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
-
-IMAGE_TYPES = {"image/png", "image/jpeg", "image/bmp", "image/gif", "image/webp"}
-
-
-def _public(job: dict) -> dict:
-    keys = ("id", "tool", "preset", "status", "owner", "priority", "config", "metrics", "error", "device",
-            "created_at", "started_at", "finished_at", "artifacts")
-    out = {k: job.get(k) for k in keys}
-    out["artifacts"] = [{k: a.get(k) for k in ("name", "kind", "size")} for a in job.get("artifacts") or []]
-    return out
-
 
 def _owned(jobs, job_id: str, principal) -> dict:
     job = jobs.get(job_id)
     if job is None or (not principal.is_admin and not _may_see(principal, job.get("owner"))):
-        raise APIError(404, "not_found", f"job '{job_id}' not found")
+        raise APIError(404, "not_found", f"job '{job_id[:64]}' not found")
     return job
 
 
@@ -49,7 +42,7 @@ def _job_error(e: Exception) -> APIError:
         return APIError(429, "quota_exceeded", str(e), {"Retry-After": "30"})
     if isinstance(e, KeyError):
         return APIError(404, "unknown_tool", e.args[0] if e.args else str(e))
-    return APIError(422, "invalid_config", str(e))
+    return APIError(422, "invalid_config", redact(str(e)))
 
 
 @router.post("/jobs", status_code=201, response_model=JobInfo, responses=ERRORS, summary="Submit an experiment job")
@@ -61,13 +54,17 @@ async def submit(body: JobRequest, principal: PrincipalDep, jobs: JobsDep) -> di
 
     if body.tool not in TOOLS:
         raise APIError(404, "unknown_tool", f"unknown tool '{body.tool}'; available: {', '.join(TOOLS)}")
+    if body.priority > 0 and not principal.is_admin:
+        # refused rather than clamped: a silently lowered priority would look like a queue bug
+        raise APIError(403, "forbidden", "priority above 0 needs an admin key (0 or below is allowed)")
     owner = owner_for(principal, body.user)
     try:
         job_id = await asyncio.to_thread(jobs.submit, body.tool, body.config, owner, preset=body.preset,
-                                         priority=body.priority, max_concurrent=principal.max_concurrent_jobs)
+                                         priority=body.priority,
+                                         max_concurrent=principal.max_concurrent_jobs if principal.role != "bot" else None)
     except (JobError, ValidationError, KeyError, ValueError) as e:
         raise _job_error(e)
-    return _public(jobs.get(job_id))
+    return _public(jobs.get(job_id), principal)
 
 
 @router.get("/jobs", response_model=JobList, responses=ERRORS, summary="List jobs (yours; admins see all)")
@@ -76,41 +73,53 @@ async def list_jobs(principal: PrincipalDep, jobs: JobsDep,
                     status: Annotated[str | None, Query(pattern="^(queued|running|succeeded|failed|cancelled)$")] = None,
                     limit: Annotated[int, Query(ge=1, le=500)] = 50,
                     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict:
-    owner = None if principal.is_admin else principal.name
-    rows = await asyncio.to_thread(jobs.list, owner=owner, tool=tool, status=status)
-    if principal.role == "bot":
-        rows += [r for r in await asyncio.to_thread(jobs.list, tool=tool, status=status)
-                 if str(r.get("owner", "")).startswith(principal.name + ":")]
-    return {"total": len(rows), "items": [_public(j) for j in rows[offset: offset + limit]]}
+    if principal.is_admin:
+        rows = await asyncio.to_thread(jobs.list, tool=tool, status=status)
+    else:  # a bot's own jobs and its users' ('<bot>:<user>'), a student's own
+        rows = await asyncio.to_thread(jobs.list, owner=principal.name, tool=tool, status=status,
+                                       group=principal.name if principal.role == "bot" else None)
+    return {"total": len(rows), "items": [_public(j, principal) for j in rows[offset: offset + limit]]}
 
 
 @router.get("/jobs/{job_id}", response_model=JobInfo, responses=ERRORS, summary="One job with its metrics and artifacts")
 async def get_job(job_id: str, principal: PrincipalDep, jobs: JobsDep) -> dict:
-    return _public(await asyncio.to_thread(_owned, jobs, job_id, principal))
+    return _public(await asyncio.to_thread(_owned, jobs, job_id, principal), principal)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobInfo, responses=ERRORS,
              summary="Cancel a queued or running job")
 async def cancel(job_id: str, principal: PrincipalDep, jobs: JobsDep) -> dict:
     await asyncio.to_thread(_owned, jobs, job_id, principal)
-    return _public(await asyncio.to_thread(jobs.cancel, job_id))
+    return _public(await asyncio.to_thread(jobs.cancel, job_id), principal)
+
+
+def _resume_from(last_event_id: str | None, since: int) -> int:
+    """Where a reconnecting client resumes: Last-Event-ID (our ids are plain decimal
+    numbers) wins over ?since. Anything else in the header is a 400, not a crash."""
+    if last_event_id is None or not last_event_id.strip():
+        return since
+    value = last_event_id.strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= 10 and int(value) <= MAX_SEQ):
+        raise APIError(400, "bad_request", f"Last-Event-ID must be an event id (an integer 0-{MAX_SEQ})")
+    return int(value)
 
 
 @router.get("/jobs/{job_id}/events", response_class=EventSourceResponse, summary="Live job events (SSE, resumable)",
             responses={**ERRORS, 200: sse_response(
                 "Server-Sent Events: `event: <type>` (status, progress, log, metric, artifact...), `id: <seq>`.",
-                "The stored event as JSON: `seq`, `type`, `payload`, `ts`.")},
+                "The stored event as JSON: `seq`, `type`, `payload`, `ts`; an artifact's payload has its `url`.")},
             description="History first, then live events until the job ends. Each event's `id` is its sequence "
                         "number: reconnect with `Last-Event-ID` to resume without duplicates.")
 async def events(job_id: str, principal: PrincipalDep, jobs: JobsDep,
-                 last_event_id: Annotated[str | None, Header()] = None,
-                 since: Annotated[int, Query(ge=0)] = 0):
+                 last_event_id: Annotated[str | None, Header(max_length=64)] = None,
+                 since: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0):
     await asyncio.to_thread(_owned, jobs, job_id, principal)
-    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else since
+    start = _resume_from(last_event_id, since)
 
     async def gen():
         async for ev in jobs.events(job_id, since=start):
-            yield {"event": ev.get("type", "event"), "id": str(ev.get("seq")), "data": json.dumps(ev, default=str)}
+            yield {"event": ev.get("type", "event"), "id": str(ev.get("seq")),
+                   "data": json.dumps(public_event(ev), default=str)}
 
     return EventSourceResponse(gen(), ping=15)
 
@@ -118,91 +127,123 @@ async def events(job_id: str, principal: PrincipalDep, jobs: JobsDep,
 @router.get("/jobs/{job_id}/artifacts/{name}", response_class=FileResponse, summary="Download an artifact",
             responses={**ERRORS, 200: {"description": "The file (PNG plots, HTML, metrics.json, model.pt...)",
                                        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}})
-async def artifact(job_id: str, name: str, principal: PrincipalDep, jobs: JobsDep):
+async def artifact(job_id: str, name: str, principal: PrincipalDep, jobs: JobsDep, st: SettingsDep):
     job = await asyncio.to_thread(_owned, jobs, job_id, principal)
     art = next((a for a in job.get("artifacts") or [] if a.get("name") == name), None)
-    if art is None or not Path(art["path"]).is_file():
-        raise APIError(404, "not_found", f"job '{job_id}' has no artifact '{name}'")
+    root = Path(st.artifacts_dir).resolve()
+    path = Path(art["path"]).resolve() if art and art.get("path") else None
+    # only files inside the artifacts folder are ever served, whatever a result names
+    if path is None or not path.is_relative_to(root) or not path.is_file():
+        raise APIError(404, "not_found", f"job '{job_id[:64]}' has no artifact '{name[:128]}'")
+    return _file(path, name)
+
+
+def _file(path: Path, name: str) -> FileResponse:
     media = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return FileResponse(art["path"], media_type=media, filename=name)
+    inline = media in ("image/png", "image/jpeg", "image/gif", "image/webp", "application/json", "text/plain")
+    # an HTML plot or any other file is a download, never a page run in the API's origin
+    return FileResponse(path, media_type=media, filename=name, content_disposition_type="inline" if inline else "attachment",
+                        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
+
+
+@router.get("/outputs/{name}", response_class=FileResponse, summary="Download a comparison plot or prediction image",
+            responses={**ERRORS, 200: {"description": "A file made by /v1/runs/compare or /v1/predict (they give its URL)",
+                                       "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
+            description="Only the caller's own files (a bot names its user with `user`). They expire after "
+                        "TUTOR_ARTIFACT_TTL_HOURS, and the oldest go first above TUTOR_OWNER_ARTIFACT_MB.")
+async def output(name: Annotated[str, Path_(max_length=128)], principal: PrincipalDep, jobs: JobsDep,
+                 user: Annotated[str | None, Query(max_length=KEY_NAME_MAX + 1 + USER_MAX)] = None):
+    path = await asyncio.to_thread(jobs.outputs.find, owner_for(principal, user), name)
+    if path is None:
+        raise APIError(404, "not_found", f"no file '{name}' (files expire after a while: make it again)")
+    return _file(path, name)
+
+
+def _output_ref(path: str | None, principal, user: str | None) -> str | None:
+    if not path:
+        return None
+    return output_url(Path(path).name, user if principal.role in ("bot", "admin") else None)
 
 
 @router.get("/runs/compare", responses=ERRORS, summary="Compare runs of a tool (table + parallel coordinates)")
 async def compare(principal: PrincipalDep, jobs: JobsDep, tool: Annotated[str, Query(max_length=64)],
-                  ids: Annotated[str | None, Query(max_length=4000, description="comma-separated job ids")] = None) -> dict:
+                  ids: Annotated[str | None, Query(max_length=4000, description="comma-separated job ids")] = None,
+                  user: Annotated[str | None, Query(max_length=KEY_NAME_MAX + 1 + USER_MAX, description="a bot's end user")] = None
+                  ) -> dict:
     from tools.registry import TOOLS
 
     if tool not in TOOLS:
         raise APIError(404, "unknown_tool", f"unknown tool '{tool}'")
     job_ids = [i for i in (ids or "").split(",") if i] or None
     if job_ids:
+        if len(job_ids) > 100:
+            raise APIError(422, "validation_error", "compare at most 100 runs at once")
         for j in job_ids:
             await asyncio.to_thread(_owned, jobs, j, principal)
+    owner = owner_for(principal, user)
     try:
         cmp = await asyncio.to_thread(jobs.compare, tool, job_ids=job_ids,
-                                      owner=None if (principal.is_admin or job_ids) else principal.name)
+                                      owner=None if (principal.is_admin and not user) or job_ids else owner,
+                                      requester=owner)
     except ValueError as e:
         raise APIError(404, "no_runs", str(e))
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in cmp.items()}
+    out = scrub({k: v for k, v in cmp.items() if k not in ("png", "html")})
+    out["png"], out["html"] = (_output_ref(cmp.get(k), principal, user) for k in ("png", "html"))
+    return out
+
+
+IMAGE_TOOLS = ("cnn", "detection", "segmentation")
 
 
 @router.post("/predict/{tool}", responses={**ERRORS, 415: ERRORS[415]}, summary="Inference with a trained checkpoint",
-             description="Upload an image (cnn, detection, segmentation) or text (rnn, transformer). Uses the newest "
-                         "checkpoint of the caller's runs of that tool, or `job_id`'s.")
+             description="Upload an image (cnn, detection, segmentation: PNG, JPEG, GIF, BMP or WebP, checked by its "
+                         "bytes, at most TUTOR_MAX_IMAGE_PIXELS pixels) or text (rnn, transformer). Uses the newest "
+                         "checkpoint of the caller's own runs of that tool (a bot's: of its `user`), or `job_id`'s.")
 async def predict(tool: str, principal: PrincipalDep, jobs: JobsDep, st: SettingsDep,
                   file: Annotated[UploadFile | None, File()] = None,
                   text: Annotated[str | None, Form(max_length=8000)] = None,
-                  job_id: Annotated[str | None, Form(max_length=64)] = None) -> dict[str, Any]:
+                  job_id: Annotated[str | None, Form(max_length=64)] = None,
+                  user: Annotated[str | None, Form(max_length=KEY_NAME_MAX + 1 + USER_MAX)] = None) -> dict[str, Any]:
     from tools.registry import TOOLS
 
     if tool not in TOOLS or TOOLS[tool].infer is None:
         raise APIError(404, "unknown_tool", f"no inference for tool '{tool}'")
-    image_tool = tool in ("cnn", "detection", "segmentation")
-    if image_tool:
-        if file is None:
-            raise APIError(422, "validation_error", "upload an image in the 'file' field")
-        if (file.content_type or "") not in IMAGE_TYPES:
-            raise APIError(415, "unsupported_media_type", f"expected an image ({', '.join(sorted(IMAGE_TYPES))}), "
-                                                          f"got '{file.content_type}'")
-        data = await file.read(st.max_upload_bytes + 1)
-        if len(data) > st.max_upload_bytes:
-            raise APIError(413, "payload_too_large", f"upload larger than {st.max_upload_bytes} bytes")
-    elif not text:
-        raise APIError(422, "validation_error", "send the input text in the 'text' form field")
+    owner = owner_for(principal, user)
+    inputs: Any
+    try:
+        if tool in IMAGE_TOOLS:
+            if file is None:
+                raise APIError(422, "validation_error", "upload an image in the 'file' field")
+            data = await read_upload(file, st.max_upload_bytes)  # never a temporary file: checked in memory
+            inputs = await asyncio.to_thread(load_image, data, st.max_image_pixels, 1024, st.max_upload_bytes)
+        elif not text:
+            raise APIError(422, "validation_error", "send the input text in the 'text' form field")
+        else:
+            inputs = {"text": text, "prompt": text}
+    except UploadRejected as e:
+        raise APIError(e.status, e.code, e.message)
+    finally:
+        if file is not None:
+            await file.close()  # Starlette spools big parts to a temporary file: gone now
     if job_id:
         job = await asyncio.to_thread(_owned, jobs, job_id, principal)
         ckpt = next((a["path"] for a in job.get("artifacts") or [] if a.get("kind") == "checkpoint"), None)
     else:
-        ckpt = None
-        for owner in (principal.name, None):
-            for j in await asyncio.to_thread(jobs.list, owner=owner, tool=tool, status="succeeded"):
-                ckpt = next((a["path"] for a in j.get("artifacts") or [] if a.get("kind") == "checkpoint"), None)
-                if ckpt:
-                    job_id = j["id"]
-                    break
-            if ckpt:
-                break
+        ckpt, job_id = await asyncio.to_thread(jobs.latest_checkpoint, owner, tool)
     if not ckpt:
-        raise APIError(404, "no_checkpoint", f"no trained {tool} checkpoint yet: submit a job first "
+        raise APIError(404, "no_checkpoint", f"no trained {tool} checkpoint of yours yet: submit a job first "
                                              f"(POST /v1/jobs {{\"tool\": \"{tool}\", \"preset\": \"smoke\"}})")
-    out_dir = Path(st.artifacts_dir) / "predictions"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if image_tool:
-        from PIL import Image, UnidentifiedImageError
-
-        with tempfile.NamedTemporaryFile(suffix=Path(file.filename or "x.png").suffix or ".png", dir=out_dir,
-                                         delete=False) as tmp:
-            tmp.write(data)
-        try:
-            Image.open(tmp.name).verify()
-        except (UnidentifiedImageError, OSError):
-            Path(tmp.name).unlink(missing_ok=True)
-            raise APIError(415, "unsupported_media_type", "the file is not a readable image")
-        inputs: Any = tmp.name
-    else:
-        inputs = {"text": text, "prompt": text}
+    out_dir = jobs.outputs.dir_for(owner)
     try:
         result = await asyncio.to_thread(TOOLS[tool].infer, ckpt, inputs, out_dir)
     except Exception as e:
-        raise APIError(422, "predict_failed", f"inference failed: {type(e).__name__}: {e}")
-    return {"tool": tool, "job_id": job_id, "prediction": json.loads(json.dumps(result, default=str))}
+        message, _, _ = failure(e, f"predict {tool} for {owner}")
+        raise APIError(422, "predict_failed", f"inference failed: {message}")
+    finally:
+        await asyncio.to_thread(jobs.outputs.enforce, owner)
+    result = json.loads(json.dumps(result, default=str))
+    image = result.pop("image", None) if isinstance(result, dict) else None
+    prediction = scrub(result)
+    if image:
+        prediction["image"] = _output_ref(image, principal, user)
+    return {"tool": tool, "job_id": job_id, "prediction": prediction}

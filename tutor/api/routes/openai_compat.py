@@ -22,6 +22,8 @@ from tutor.api.errors import APIError
 from tutor.api.routes.chat import cancellable, count
 from tutor.api.schemas import ERRORS, MAX_MESSAGE, sse_response
 from tutor.agent.events import Source
+from tutor.names import USER_MAX, safe_login
+from tutor.redact import redact
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 MODEL_ID = "tutor"
@@ -119,7 +121,8 @@ async def completions(body: OARequest, principal: PrincipalDep, tutor: TutorDep)
         raise APIError(422, "validation_error", "messages must contain a non-empty user message")
     if len(users[-1]) > MAX_MESSAGE:
         raise APIError(413, "payload_too_large", f"the last user message is longer than {MAX_MESSAGE} characters")
-    thread, owner = _thread(principal, body, users), owner_for(principal, body.user)
+    # OpenAI's `user` is any end-user id: an odd one (too long, ':' or '/') maps to a safe name
+    thread, owner = _thread(principal, body, users), owner_for(principal, body.user and safe_login(body.user, USER_MAX))
     cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
 
     if not body.stream:
@@ -128,7 +131,7 @@ async def completions(body: OARequest, principal: PrincipalDep, tutor: TutorDep)
             count(ev)
             if ev.type == "final":
                 final = ev
-        content = final.answer + footnotes(final.sources)
+        content = redact(final.answer) + footnotes(final.sources)
         return {"id": cid, "object": "chat.completion", "created": created, "model": MODEL_ID,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": len(users[-1].split()), "completion_tokens": len(content.split()),
@@ -145,7 +148,7 @@ async def completions(body: OARequest, principal: PrincipalDep, tutor: TutorDep)
         async with aclosing(cancellable(tutor.chat(thread, owner, users[-1]), "chat_completions", thread)) as events:
             async for ev in events:
                 if ev.type == "token":
-                    yield chunk({"content": ev.text})
+                    yield chunk({"content": redact(ev.text)})
                 elif ev.type == "final":
                     notes = footnotes(ev.sources)
                     if notes:
