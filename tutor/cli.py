@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "tutor.api.cli",
     "tutor.bots.cli",
     "tutor.ui.cli",
+    "tutor.llm.cli",
 ]
 
 
