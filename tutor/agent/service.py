@@ -221,7 +221,12 @@ class TutorService:
             chat, caps = self.llm
         except Exception:
             return False
-        return chat is not None and caps.tool_calling
+        # llm helper: this one-shot router trusts native tool calls only. With JSON tool calls
+        # (the embedded Qwen) and this prompt it sent 3 of 8 course questions to experiments
+        # (bench/RESULTS.md, "LLM"); JSON calls are for the agent loop, which can re-prompt.
+        from tutor.llm.base import ToolCalling
+
+        return chat is not None and caps.tool_calling is ToolCalling.NATIVE
 
     async def _llm_route(self, message: str) -> Intent | None:
         """Capable backends may pick an experiment by native tool calling; the arguments

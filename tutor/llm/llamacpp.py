@@ -304,6 +304,11 @@ class LlamaCppChat(BaseChatModel):
             from tutor.llm.tool_calls import parse_tool_calls
 
             parsed = parse_tool_calls(content, kwargs["tools"], native=msg.get("tool_calls") or None)
+            if choice.get("finish_reason") == "length":  # say why the JSON is broken: the agent can fix that
+                limit = kwargs.get("max_tokens", self.max_tokens)
+                for bad in parsed.invalid_tool_calls:
+                    if "not valid JSON" in (bad.get("error") or ""):
+                        bad["error"] += f" (the reply was cut off at max_tokens={limit})"
             message = AIMessage(content=parsed.content if not msg.get("tool_calls") else content,
                                 tool_calls=parsed.tool_calls, invalid_tool_calls=parsed.invalid_tool_calls,
                                 response_metadata=meta, **extra)
