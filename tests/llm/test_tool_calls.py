@@ -183,12 +183,14 @@ def test_validate_args_coerces_only_clean_numbers():
     assert validate_args({}, schema) == ({}, None)
 
 
-def test_prompt_specs_are_compact_but_keep_names_bounds_and_descriptions():
+def test_prompt_specs_are_compact_but_keep_names_types_and_descriptions():
     full, compact = TOOLS[0], prompt_specs(TOOLS)[0]
     assert len(json.dumps(compact)) < len(json.dumps(full))
-    epochs = compact["function"]["parameters"]["properties"]["epochs"]
-    assert epochs == {"type": "integer", "minimum": 1, "maximum": 50, "description": "training epochs"}
+    props = compact["function"]["parameters"]["properties"]
+    assert props["epochs"] == {"type": "integer", "description": "training epochs"}  # no bounds for the model to copy
+    assert props["preset"]["enum"] == ["smoke", "quick", "full"]
     assert "anyOf" in full["function"]["parameters"]["properties"]["epochs"]  # validation keeps the full schema
+    assert parse('{"name": "run_cnn", "arguments": {"epochs": 51}}').invalid_tool_calls  # and its bounds
 
 
 def test_two_tools_with_one_name_are_refused():

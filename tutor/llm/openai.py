@@ -55,6 +55,8 @@ def make_openai(st, model: str | None):
     caps = catalog.capabilities(profile, st, "openai", name, context=st.llm_context or profile.context)
     chat = chat_cls(model=name, base_url=st.llm_base_url, api_key=st.llm_api_key or "not-needed",
                     temperature=st.llm_temperature, max_tokens=st.llm_max_tokens, timeout=120, max_retries=1,
-                    streaming=True, disable_streaming="tool_calling",
+                    # no `streaming=True`: stream()/astream() stream anyway, and with it set
+                    # langchain-openai streams the tool-bound invoke() too, which then fails
+                    disable_streaming="tool_calling",
                     json_tool_calls=caps.tool_calling is ToolCalling.JSON)
     return chat, caps

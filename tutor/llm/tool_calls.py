@@ -53,15 +53,23 @@ def tool_specs(tools: Sequence[Any]) -> list[dict]:
     return specs
 
 
+NOT_SHOWN = ("title", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
 def _compact(schema: Any) -> Any:
     """A schema as the model should read it: Optional[X] (anyOf X|null) shown as X, no
-    `default: null`, no titles. Every token of the tool list is evaluated on each call that
-    misses the prompt cache (19k characters for the seven experiment tools in full)."""
+    `default: null`, no titles, no numeric bounds. Every token of the tool list is evaluated
+    on each call that misses the prompt cache (19k characters for the seven experiment tools
+    in full), and the 1.5B model copies bounds into its calls ("5000 steps" became
+    total_steps=500000 next to maximum 1000000, "lr 0.01" got epochs=50 next to maximum 50;
+    without them the requested values came back right, bench/RESULTS.md). The bounds are
+    still enforced: validation uses the full schema."""
     if isinstance(schema, list):
         return [_compact(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {k: _compact(v) for k, v in schema.items() if k != "title" and not (k == "default" and v is None)}
+    out = {k: _compact(v) for k, v in schema.items()
+           if k not in NOT_SHOWN and not (k == "default" and v is None)}
     for key in ("anyOf", "oneOf"):
         subs = out.get(key)
         if isinstance(subs, list):
