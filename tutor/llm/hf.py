@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
-from tutor.llm.base import LLMCapabilities, LLMUnavailable
+from tutor.llm.base import LLMUnavailable
 from tutor.llm.llamacpp import _to_openai
 
 
@@ -79,6 +79,10 @@ class HFChat(BaseChatModel):
 def make_hf(st, model: str | None):
     if not model:
         raise LLMUnavailable("the hf backend needs TUTOR_LLM_MODEL (a Hugging Face id or a local path)")
+    from tutor.llm import catalog
+
+    profile = catalog.HF
+    if st.llm_tool_calling not in ("auto", "none"):
+        raise LLMUnavailable("the hf backend does not call tools; set TUTOR_LLM_TOOL_CALLING=auto or none")
     chat = HFChat(model_id=model, max_tokens=st.llm_max_tokens, temperature=st.llm_temperature)
-    return chat, LLMCapabilities(name=f"hf:{model}", languages=("en", "ru"), context_size=4096,
-                                 generative_answers=True)
+    return chat, catalog.capabilities(profile, st, "hf", model, context=st.llm_context or profile.context)
