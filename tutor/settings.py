@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     agent_checkpoints: Path | None = Field(
         None, description="SQLite file of the agent's checkpoints (pending confirmations; default: "
                           "DATA_DIR/agent_checkpoints.sqlite).")
+    agent_loop: Literal["auto", "always", "experiments"] = Field(
+        "auto", description="Which messages a tool-calling model plans as an agent: 'always' every free-text message; "
+                            "'experiments' runs, results and comparisons (course questions take retrieve → checked "
+                            "answer); 'auto' = always with native tool calls, experiments with JSON tool calls (the "
+                            "embedded model).")
     chat_wait_for_job_s: float = Field(
         900.0, ge=0, description="How long a chat turn follows a job's progress before leaving it running."
     )

@@ -93,6 +93,15 @@ class TurnContext:
 
     @property
     def can_call_tools(self) -> bool:
-        from tutor.llm.base import calls_tools
+        return self.chat is not None and self.caps.can_call_tools
 
-        return self.chat is not None and calls_tools(self.caps)
+    @property
+    def loop_for_questions(self) -> bool:
+        """Whether plain course questions also go through the agent loop. 'auto': with native
+        tool calls (a served model, fast), yes; with JSON calls (the embedded model on a CPU) the
+        loop's extra model call doubles the latency, so questions take the checked
+        retrieve → answer path and the loop handles runs, results and comparisons."""
+        from tutor.llm.base import ToolCalling
+
+        mode = self.settings.agent_loop
+        return mode == "always" or (mode == "auto" and self.caps.tool_calling is ToolCalling.NATIVE)

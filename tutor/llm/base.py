@@ -126,9 +126,3 @@ def get_llm(settings: Settings | None = None, backend: str | None = None, model:
             caps = dataclasses.replace(caps, generative_answers=wanted)
     return chat, caps
 
-
-def calls_tools(caps: LLMCapabilities) -> bool:
-    """Whether the agent loop may give this model tools: native tool calls or JSON calls
-    parsed from the reply (a bool in older capability tables, a mode name in newer ones)."""
-    mode = getattr(caps.tool_calling, "value", caps.tool_calling)
-    return mode not in (False, None, "none", "")

@@ -24,7 +24,8 @@ async def route(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     intent = route_rules(state["message"])
     if images(state) and intent.kind in (IntentKind.QUESTION, IntentKind.EMPTY):
         intent = Intent(kind=IntentKind.PREDICT, reason="upload")
-    elif intent.kind in LLM_MAY_PLAN and intent.reason != "slash" and ctx.can_call_tools and not ctx.plan_only:
+    elif intent.kind in LLM_MAY_PLAN and intent.reason != "slash" and ctx.can_call_tools and not ctx.plan_only and \
+            (intent.kind != IntentKind.QUESTION or ctx.loop_for_questions):
         intent = Intent(kind=IntentKind.AGENT, tool=intent.tool, reason=f"llm (rules said {intent.kind.value})")
     return {"intent": intent}
 
