@@ -33,13 +33,21 @@ class BodyLimitMiddleware:
     """413 for request bodies over the limit, counted while streaming (a missing or
     false Content-Length does not get around it). Uploads get their own, larger limit."""
 
-    def __init__(self, app, max_body: int, max_upload: int) -> None:
+    def __init__(self, app, max_body: int, max_upload: int, max_dataset: int | None = None) -> None:
         self.app, self.max_body, self.max_upload = app, max_body, max_upload
+        self.max_dataset = max_dataset or max_upload
+
+    def limit(self, scope) -> int:
+        if scope["path"].startswith("/v1/predict"):
+            return self.max_upload + 64_000
+        if scope["path"] == "/v1/datasets" and scope.get("method") == "POST":  # staff dataset zips
+            return self.max_dataset + 64_000
+        return self.max_body
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.max_upload + 64_000 if scope["path"].startswith("/v1/predict") else self.max_body
+        limit = self.limit(scope)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -118,8 +126,10 @@ def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_sc
     errors.install(app)
     app.add_middleware(MetricsMiddleware)
     from tutor.api.routes import chat, health, jobs as jobs_routes, openai_compat, search, tools
+    from tutor.api.routes import datasets as datasets_routes
 
-    for r in (health.router, chat.router, openai_compat.router, search.router, tools.router, jobs_routes.router):
+    for r in (health.router, chat.router, openai_compat.router, search.router, tools.router, jobs_routes.router,
+              datasets_routes.router):
         app.include_router(r)
     if mount_ui if mount_ui is not None else st.ui:
         try:
@@ -134,7 +144,8 @@ def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_sc
         return JSONResponse({"name": "tutor", "version": __version__, "docs": "/docs"})
 
     # outermost: reject oversized bodies before anything reads them
-    app.add_middleware(BodyLimitMiddleware, max_body=st.max_body_bytes, max_upload=st.max_upload_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_body=st.max_body_bytes, max_upload=st.max_upload_bytes,
+                       max_dataset=st.max_dataset_bytes)
     return app
 
 

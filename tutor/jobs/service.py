@@ -94,6 +94,7 @@ class JobService:
         except ValidationError as e:
             msg = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
             raise InvalidJob(f"invalid config for {tool}: {msg}") from None
+        self._check_dataset(entry, cfg)
         limit = max_concurrent or self.settings.owner_max_concurrent
         active = self.store.active_count(owner)
         if active >= limit:
@@ -106,6 +107,15 @@ class JobService:
                 raise QuotaExceeded(f"{owner} used {used:.0f} of {self.settings.owner_gpu_minutes_per_day:.0f} "
                                     "GPU minutes in the last 24 h; try again later or run on the CPU (device=cpu)")
         return self.store.insert(tool, preset, cfg.model_dump(mode="json"), owner, priority, uses_gpu)
+
+    def _check_dataset(self, entry, cfg) -> None:
+        """A registered dataset must exist (and be of the tool's kind) when the job is queued."""
+        from tutor.datasets.service import DatasetError, check_job_config
+
+        try:
+            check_job_config(entry.load(), cfg, self.settings)
+        except DatasetError as e:
+            raise InvalidJob(f"invalid config for {entry.name}: {e}") from None
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         return self.store.get(job_id)
@@ -257,6 +267,7 @@ class JobService:
         keep = ("TUTOR_EXTRA_TOOLS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
         env = {k: os.environ[k] for k in keep if k in os.environ}
         env["TUTOR_DATA_DIR"] = str(Path(self.settings.data_dir).resolve())
+        env["TUTOR_DATABASE_URL"] = self.settings.database_url  # registered datasets resolve through it
         return env
 
     def _launch(self, job: dict) -> None:
