@@ -26,7 +26,7 @@ def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("api-data")
     env = {**os.environ, "TUTOR_DATA_DIR": str(data), "TUTOR_AUTH": "on", "TUTOR_LLM_BACKEND": "none",
            "TUTOR_OWNER_MAX_CONCURRENT": "2", "TUTOR_INDEX_DIR": str(data / "index"), "PYTHONUNBUFFERED": "1",
-           "TUTOR_MAX_BODY_BYTES": "200000"}
+           "TUTOR_MAX_BODY_BYTES": "200000", "TUTOR_MAX_DATASET_BYTES": "3000000"}
 
     def cli(*args):
         r = subprocess.run([sys.executable, "-m", "tutor", *args], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -15,7 +15,8 @@ from tests.datasets.conftest import add_raw, imagefolder_entries, png, rgb, writ
 from tutor.datasets import FORMATS
 from tutor.datasets.images import ImageProblem, read_header
 from tutor.datasets.samples import sample_zip
-from tutor.datasets.validator import DatasetRejected, Limits, extract, inspect_zip, validate_layout
+from tutor.datasets.layouts import validate_layout
+from tutor.datasets.validator import DatasetRejected, Limits, extract, inspect_zip
 
 LIMITS = Limits()
 

@@ -1,7 +1,9 @@
 """Datasets registered by course staff: a zip in a standard layout, validated before and after
 extraction, stored under DATA_DIR/datasets/<name>/ and referred to by name only.
 
-    validator.py  zip checks (bombs, path tricks) and the layout checks of each format
+    validator.py  the zip itself, before extraction (bombs, path tricks, file types)
+    layouts.py    the layout of each format on the extracted copy, and the manifest the tools read
+    images.py     image checks by header before decoding
     store.py      the `datasets` table (SQLAlchemy Core on the tutor engine)
     service.py    DatasetService: add / list / get / remove / resolve, used by the API, the CLI,
                   the job service (submit-time check) and the tools (tools/registered.py)

@@ -7,7 +7,8 @@
     check_job_config(tool_module, cfg)           the submit-time check of a job's dataset
 
 Registration: the zip is inspected (tutor/datasets/validator.py) before anything is
-written, extracted into DATA_DIR/datasets/_incoming/<random>/files, its layout validated,
+written, extracted into DATA_DIR/datasets/_incoming/<random>/files, its layout validated
+(tutor/datasets/layouts.py),
 the manifest written next to the files; then the row is inserted (the unique name decides
 between two concurrent uploads) and the folder renamed into DATA_DIR/datasets/<name>/ in
 one step. Any failure removes the temporary folder: a rejected upload leaves nothing.
@@ -26,7 +27,8 @@ from typing import Any
 
 from tutor.datasets import FORMATS, KINDS, NAME_PATTERN
 from tutor.datasets.store import DatasetStore, NameTaken
-from tutor.datasets.validator import DatasetRejected, Limits, extract, inspect_zip, validate_layout
+from tutor.datasets.layouts import validate_layout
+from tutor.datasets.validator import DatasetRejected, Limits, extract, inspect_zip
 from tutor.settings import Settings, get_settings
 
 PUBLIC_FIELDS = ("name", "kind", "format", "classes", "stats", "course", "created_by", "created_at")
