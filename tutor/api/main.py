@@ -38,13 +38,21 @@ class BodyLimitMiddleware:
     getting an exception inside its body parser (FastAPI would turn that into a 400), and
     whatever it answers is dropped for the 413."""
 
-    def __init__(self, app, max_body: int, max_upload: int) -> None:
+    def __init__(self, app, max_body: int, max_upload: int, max_dataset: int | None = None) -> None:
         self.app, self.max_body, self.max_upload = app, max_body, max_upload
+        self.max_dataset = max_dataset or max_upload
+
+    def limit(self, scope) -> int:
+        if scope["path"].startswith(("/v1/predict", "/v1/vision")):
+            return self.max_upload + 64_000
+        if scope["path"] == "/v1/datasets" and scope.get("method") == "POST":  # staff dataset zips
+            return self.max_dataset + 64_000
+        return self.max_body
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.max_upload + 64_000 if scope["path"].startswith(("/v1/predict", "/v1/vision")) else self.max_body
+        limit = self.limit(scope)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None:
             if not (declared.isdigit() and len(declared) < 19):
@@ -136,9 +144,10 @@ def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_sc
     errors.install(app)
     app.add_middleware(MetricsMiddleware)
     from tutor.api.routes import chat, health, jobs as jobs_routes, openai_compat, search, tools, vision
+    from tutor.api.routes import datasets as datasets_routes
 
     for r in (health.router, chat.router, openai_compat.router, search.router, tools.router, jobs_routes.router,
-              vision.router):
+              vision.router, datasets_routes.router):
         app.include_router(r)
 
     @app.get("/v1", include_in_schema=False)
@@ -156,7 +165,8 @@ def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_sc
             log.warning("UI not mounted: %s", e)
 
     # outermost: reject oversized bodies before anything reads them
-    app.add_middleware(BodyLimitMiddleware, max_body=st.max_body_bytes, max_upload=st.max_upload_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_body=st.max_body_bytes, max_upload=st.max_upload_bytes,
+                       max_dataset=st.max_dataset_bytes)
     return app
 
 

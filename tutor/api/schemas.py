@@ -83,8 +83,12 @@ class JobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"tool": "cnn", "preset": "smoke", "config": {"epochs": 1}}]})
     tool: str = Field(min_length=1, max_length=64, description="Registered tool name (GET /v1/tools).")
-    preset: Literal["smoke", "quick", "full"] = "quick"
-    config: dict[str, Any] = Field(default_factory=dict, description="Overrides of the preset, validated by the tool's Config.")
+    preset: str = Field("quick", min_length=1, max_length=16, pattern=r"^[a-z0-9_]+$",
+                        description="A preset of the tool (GET /v1/tools lists them): smoke, quick, full, and the "
+                                    "real-data ones such as transfer, finetune, pets, imdb and their *_gpu versions.")
+    config: dict[str, Any] = Field(default_factory=dict, description="Overrides of the preset, validated by the tool's "
+                                   "Config. A dataset registered by the course staff is named, never a path: "
+                                   "{\"dataset_name\": \"afhq\"} (GET /v1/datasets).")
     priority: int = Field(0, ge=-100, le=100, description="Higher runs earlier among the jobs of owners holding as "
                                                           "many slots; above 0 needs an admin key (403).")
     user: str | None = Field(None, min_length=1, max_length=KEY_NAME_MAX + 1 + USER_MAX, pattern=USER_PATTERN,

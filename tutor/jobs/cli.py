@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     s = js.add_parser("submit", help="queue an experiment")
     s.add_argument("tool")
-    s.add_argument("--preset", default="quick", choices=["smoke", "quick", "full"])
+    s.add_argument("--preset", default="quick", help="smoke | quick | full, or a real-data preset of the tool "
+                                                     "(transfer, finetune, pets, imdb, ...: python -m tools NAME --schema)")
     s.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     s.add_argument("--owner", default="cli")
     s.add_argument("--priority", type=int, default=0)

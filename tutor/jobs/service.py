@@ -159,6 +159,7 @@ class JobService:
         except ValidationError as e:
             msg = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
             raise InvalidJob(redact(f"invalid config for {tool}: {msg}")) from None
+        self._check_dataset(entry, cfg)
         check_fits(entry, cfg, self._gpus > 0 and cfg.device != "cpu", self.settings)
         group = bot_of(owner)
         key_limit = self._key_limit(group or owner)
@@ -211,6 +212,15 @@ class JobService:
                 if art.get("kind") == "checkpoint" and art.get("path") and Path(art["path"]).is_file():
                     return art["path"], job["id"]
         return None, None
+
+    def _check_dataset(self, entry, cfg) -> None:
+        """A registered dataset must exist (and be of the tool's kind) when the job is queued."""
+        from tutor.datasets.service import DatasetError, check_job_config
+
+        try:
+            check_job_config(entry.load(), cfg, self.settings)
+        except DatasetError as e:
+            raise InvalidJob(f"invalid config for {entry.name}: {e}") from None
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         return self.store.get(job_id)
@@ -486,6 +496,7 @@ class JobService:
         keep = ("TUTOR_EXTRA_TOOLS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
         env = {k: os.environ[k] for k in keep if k in os.environ}
         env["TUTOR_DATA_DIR"] = str(Path(self.settings.data_dir).resolve())
+        env["TUTOR_DATABASE_URL"] = self.settings.database_url  # registered datasets resolve through it
         return env
 
     def _launch(self, job: dict) -> None:
