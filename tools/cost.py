@@ -63,12 +63,19 @@ def measure(build: Callable[[], Any], batch: Callable[[], tuple], loss: Callable
         params = sum(p.numel() for p in model.parameters())
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         acts = _Outputs()
-        with FlopCounterMode(display=False) as flops:
-            with acts:
-                out = model(*inputs)
-            value = loss(out) if loss is not None else _first(out).float().sum()
-            if backward and trainable:
-                value.backward()
+        try:
+            with FlopCounterMode(display=False) as flops:
+                with acts:
+                    out = model(*inputs)
+                value = loss(out) if loss is not None else _first(out).float().sum()
+                if backward and trainable:
+                    value.backward()
+        except (RuntimeError, NotImplementedError):
+            # a model whose forward reads values (`.item()`, data-dependent shapes) cannot be traced on the
+            # meta device: the transformer rule of thumb, 6 FLOPs per parameter per token (forward + backward)
+            first = inputs[0]
+            tokens = first.numel() if not first.dtype.is_floating_point else first.shape[0]
+            return Measured(params, trainable, 6.0 * params * tokens, int(4 * params + tokens * 4096 * 4))
     return Measured(params, trainable, float(flops.get_total_flops()), acts.bytes)
 
 

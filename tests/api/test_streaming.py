@@ -89,9 +89,9 @@ def test_disconnect_cancels_the_turn_but_not_its_job(server, streamer):
                 break
         else:
             pytest.fail("no job_submitted event")
-    # 2. the OpenAI-compatible stream: a second job (queued behind the first), leave after its id
+    # 2. the OpenAI-compatible stream: a second, longer job (queued behind the first), leave after its id
     with c.stream("POST", "/v1/chat/completions", json={"model": "tutor", "stream": True, "user": "gone-oa",
-                                                        "messages": [{"role": "user", "content": "/run dqn smoke"}]}) as r:
+                                                        "messages": [{"role": "user", "content": "/run dqn smoke total_steps=40000"}]}) as r:
         text = ""
         for line in r.iter_lines():
             if line.startswith("data:") and line != "data: [DONE]":
