@@ -91,6 +91,6 @@ def test_the_served_qwen_answers_and_calls_tools_through_the_openai_backend():
         system = ("You are a deep-learning tutor. Use a function only when the student asks you to train or run "
                   "something. For a question, answer in plain text without JSON.")
         reply = chat.bind_tools([RunCnn]).invoke([("system", system), ("human", "запусти cnn на 3 эпохи")])
-        assert [(c["name"], c["args"]) for c in reply.tool_calls] == [("RunCnn", {"epochs": 3})]
+        assert [(c["name"], c["args"].get("epochs")) for c in reply.tool_calls] == [("RunCnn", 3)], (reply.content, reply.invalid_tool_calls)
         bad = chat.bind_tools([RunCnn]).invoke([("system", system), ("human", "запусти cnn на 500 эпох")])
         assert not bad.tool_calls and "maximum" in bad.invalid_tool_calls[0]["error"]

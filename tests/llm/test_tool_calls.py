@@ -56,6 +56,7 @@ def calls(r):
     '{"name": "run_cnn", "epochs": 3}',  # flat arguments next to a known tool's name
     '{"name": "run_cnn", "arguments": {"epochs": "3"}}',  # a quoted number
     '```json\n```json\n{"name": "run_cnn", "arguments": {"epochs": 3}}\n```\n```',  # nested fences
+    '{"name": "run_cnn", "arguments": {"properties": {"epochs": 3}, "type": "object"}}',  # echoes the schema's shape
 ])
 def test_the_shapes_a_model_writes_become_one_valid_call(text):
     r = parse(text)

@@ -22,11 +22,20 @@ PATH_FIELDS_STILL_THERE = "datasets helper removes path fields"
 
 
 def _registered_tools():
-    os.environ.setdefault("TUTOR_EXTRA_TOOLS", "sleeper=tests.jobs.sleeper_tool")
+    """Every tool the security server has: the registry plus the sleeper test tool (registered
+    here without leaving TUTOR_EXTRA_TOOLS set for the servers other tests start)."""
     from tools.registry import TOOLS
     from tutor.jobs.worker import extra_tools
 
-    extra_tools()
+    old = os.environ.get("TUTOR_EXTRA_TOOLS")
+    os.environ["TUTOR_EXTRA_TOOLS"] = "sleeper=tests.jobs.sleeper_tool"
+    try:
+        extra_tools()
+    finally:
+        if old is None:
+            os.environ.pop("TUTOR_EXTRA_TOOLS", None)
+        else:
+            os.environ["TUTOR_EXTRA_TOOLS"] = old
     return dict(TOOLS)
 
 

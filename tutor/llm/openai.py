@@ -30,6 +30,14 @@ def _chat_class():
                     gen.message = attach_tool_calls(gen.message, tools, parse_text=self.json_tool_calls)
             return result
 
+        def _get_request_payload(self, input_, *, stop=None, **kwargs):
+            payload = super()._get_request_payload(input_, stop=stop, **kwargs)
+            if self.json_tool_calls and payload.get("tools"):  # a small model reads the compact form
+                from tutor.llm.tool_calls import prompt_specs
+
+                payload["tools"] = prompt_specs(payload["tools"])
+            return payload
+
         def _generate(self, messages, stop=None, run_manager=None, **kwargs):
             return self._checked(super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs),
                                  kwargs.get("tools"))

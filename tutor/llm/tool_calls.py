@@ -228,6 +228,16 @@ def _new_id() -> str:
     return f"call_{uuid.uuid4().hex[:24]}"
 
 
+def _unwrap_schema_echo(args: Any, schema: dict) -> Any:
+    """{"properties": {"epochs": 3}, "type": "object"} -> {"epochs": 3}: the 1.5B model sometimes
+    wraps its arguments in the shape of the schema it was shown (seen with the compact specs)."""
+    declared = schema.get("properties") or {}
+    if (isinstance(args, dict) and isinstance(args.get("properties"), dict) and "properties" not in declared
+            and set(args) <= {"properties", "type", "required"}):
+        return args["properties"]
+    return args
+
+
 def _judge(name: str, args: Any, schemas: dict[str, dict], call_id: str | None, raw: str | None = None
            ) -> ToolCall | InvalidToolCall:
     call_id = call_id or _new_id()
@@ -252,7 +262,7 @@ def _judge(name: str, args: Any, schemas: dict[str, dict], call_id: str | None, 
         return bad("arguments cannot be serialised")
     if size > MAX_ARGS_CHARS:
         return bad(f"arguments too long ({size} characters, at most {MAX_ARGS_CHARS})")
-    valid, error = validate_args(args, schemas[name])
+    valid, error = validate_args(_unwrap_schema_echo(args, schemas[name]), schemas[name])
     if error:
         return bad(error)
     return tool_call(name=name, args=valid, id=call_id)
