@@ -121,9 +121,9 @@ def cached(fn: Callable[[Any], Cost]) -> Callable[[Any], Cost]:
 def memory_limit_bytes(on_gpu: bool, share: float = 0.5) -> int:
     """What one job may use: a share of the GPU's memory, or of this machine's RAM (the API,
     the LLM and other jobs live beside it)."""
-    if on_gpu:
-        import torch
+    import torch
 
+    if on_gpu and torch.cuda.is_available():
         return int(torch.cuda.get_device_properties(0).total_memory * share)
     import psutil
 

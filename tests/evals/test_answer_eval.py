@@ -89,7 +89,7 @@ async def test_answers_contain_the_fact_and_cite_the_source(embedded_service):
         correct += fact and source
         precisions.append(precision)
         report.append({"id": c["id"], "q": c["q"], "fact": fact, "source": source, "precision": precision,
-                       "intent": final.intent, "style": final.data.get("answer_style"), "cited": cited_sources,
+                       "intent": final.intent, "style": final.answer_style, "cited": cited_sources,
                        "answer": final.answer})
     accuracy, precision = correct / len(CASES), sum(precisions) / len(CASES)
     out = Path(os.environ["TUTOR_DATA_DIR"]) / "evals"
@@ -124,7 +124,7 @@ async def test_homework_questions_in_hint_mode_get_hints_not_solutions(embedded_
         problems = []
         if final.intent != "question":
             problems.append(f"routed as {final.intent}")
-        if not final.data.get("homework"):
+        if not final.homework:
             problems.append("not recognised as homework")
         if CODE.search(text):
             problems.append("code: " + CODE.search(text).group(0))

@@ -100,7 +100,8 @@ def test_a_free_text_prompt_is_only_text(student):
     r = c.post("/v1/jobs", json={"tool": "transformer", "preset": "smoke", "config": {"prompt": "/etc/passwd"}})
     assert r.status_code == 201, r.text
     job = r.json()
-    assert job["config"]["prompt"] == "/etc/passwd" and job["config"]["task"] == "generate"
+    # accepted as text; what the API echoes has server paths redacted (tutor.redact), a prompt included
+    assert job["config"]["prompt"] in ("/etc/passwd", "…/passwd") and job["config"]["task"] == "generate"
     c.post(f"/v1/jobs/{job['id']}/cancel")
 
 

@@ -33,6 +33,14 @@ PROBES = {
     ("POST", "/v1/predict/{tool}"): "test_predict_never_uses_another_owners_checkpoint",
     ("GET", "/v1/feedback"): "test_feedback_is_admin_only",
     ("GET", "/v1"): "no owner data (name and version)",
+    ("GET", "/v1/vision/models"): "no owner data (the pretrained models)",
+    ("POST", "/v1/vision/{model}"): "test_vision_results_are_per_owner",
+    ("GET", "/v1/vision/results/{result_id}"): "test_vision_results_are_per_owner",
+    ("GET", "/v1/vision/results/{result_id}/image"): "test_vision_results_are_per_owner",
+    ("GET", "/v1/datasets"): "test_datasets_are_changed_by_staff_only",
+    ("GET", "/v1/datasets/{name}"): "test_datasets_are_changed_by_staff_only",
+    ("POST", "/v1/datasets"): "test_datasets_are_changed_by_staff_only",
+    ("DELETE", "/v1/datasets/{name}"): "test_datasets_are_changed_by_staff_only",
 }
 
 
@@ -230,3 +238,38 @@ async def test_chat_upload_is_checked_and_uses_only_the_own_checkpoint(sec_serve
     assert str(tmp_path) not in refused.answer
     none = await turn("bob", good)
     assert none.error == "no_checkpoint" and alice_cnn["id"] not in none.answer
+
+
+def test_vision_results_are_per_owner(as_):
+    """A pretrained model's result (and its drawing) belongs to whoever uploaded the photo."""
+    a, b = as_("alice"), as_("bob")
+    r = a.post("/v1/vision/imagenet", files={"file": ("digit.png", _png(), "image/png")})
+    assert r.status_code == 200, r.text
+    rid = r.json()["id"]
+    assert a.get(f"/v1/vision/results/{rid}").status_code == 200
+    assert a.get(f"/v1/vision/results/{rid}/image").status_code == 200
+    for who in (b, as_("bot")):
+        assert_json_error(who.get(f"/v1/vision/results/{rid}"), 404)
+        assert_json_error(who.get(f"/v1/vision/results/{rid}/image"), 404)
+
+
+def test_datasets_are_changed_by_staff_only(as_, sec_server):
+    """Registered datasets are course data: everyone may list them (never their paths), only
+    staff/admins add or remove them."""
+    from tutor.datasets.samples import sample_zip
+
+    zip_path = sample_zip("csv", sec_server["data"] / "probe.zip")
+    for who in ("alice", "bot"):
+        c = as_(who)
+        with open(zip_path, "rb") as f:
+            assert_json_error(c.post("/v1/datasets", data={"name": "probe"}, files={"file": ("p.zip", f, "application/zip")}), 403)
+        assert_json_error(c.delete("/v1/datasets/probe"), 403)
+    admin = as_("admin")
+    with open(zip_path, "rb") as f:
+        r = admin.post("/v1/datasets", data={"name": "probe"}, files={"file": ("p.zip", f, "application/zip")})
+    assert r.status_code in (200, 201), r.text
+    listed = as_("alice").get("/v1/datasets")
+    assert listed.status_code == 200 and "probe" in listed.text and str(sec_server["data"]) not in listed.text
+    assert as_("alice").get("/v1/datasets/probe").status_code == 200
+    assert_json_error(as_("alice").get("/v1/datasets/nosuch"), 404)
+    assert admin.delete("/v1/datasets/probe").status_code in (200, 204)

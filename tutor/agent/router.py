@@ -208,7 +208,8 @@ def filter_params(tool: str, params: dict[str, Any]) -> tuple[dict[str, Any], li
 def _slash(text: str) -> Intent:
     cmd, _, arg = text[1:].partition(" ")
     cmd, arg = cmd.lower().strip(), arg.strip()
-    cmd = cmd.split("@", 1)[0]  # Telegram's /run@tutor_bot
+    if "@" in cmd and not cmd.startswith("@"):
+        cmd = cmd.split("@", 1)[0]  # Telegram's /run@tutor_bot
     if cmd == "run":
         tool = arg.split()[0].lower() if arg else None
         rest = arg[len(tool):] if tool else ""

@@ -11,7 +11,7 @@ from tutor.agent.context import TurnContext
 from tutor.agent.events import (ArtifactEvent, ErrorEvent, ExperimentPlan, JobInfo, JobProgressEvent, JobSubmittedEvent,
                                 SourcesEvent)
 from tutor.agent.messages import say
-from tutor.agent.streaming import emit
+from tutor.agent.streaming import emit, stream_text
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,9 @@ async def run_plans(ctx: TurnContext, plans: list[ExperimentPlan], lang: str) ->
     ids, errors = await submit(ctx, plans, lang)
     if not ids:
         return {"answer": "\n".join(errors), "error": "job_rejected"}
-    parts = [say("queued", lang, job=i, tool=p.tool, preset=p.preset).strip() for i, p in zip(ids, plans)] + errors
+    # "queued" is said while it waits (streamed), the answer is the outcome
+    stream_text("".join(say("queued", lang, job=i, tool=p.tool, preset=p.preset) for i, p in zip(ids, plans)) + "\n")
+    parts = list(errors)
     jobs = await watch(ctx, ids, ctx.settings.chat_wait_for_job_s)
     sources: list[dict] = []
     out: dict[str, Any] = {"jobs": [JobInfo.of(j) for j in jobs.values() if "tool" in j]}
