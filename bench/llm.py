@@ -13,6 +13,8 @@ What is measured, per thread setting (auto = chosen from the free cores at load)
 - --no-repack adds a row with the weights left memory-mapped (TUTOR_LLM_REPACK_WEIGHTS=false).
 - --served adds a row for the same GGUF behind `python -m tutor llm serve`'s OpenAI-compatible
   HTTP API (in this process), streamed through the tutor's `openai` backend.
+- --ctx-sweep loads the model at several context sizes and records RSS after one short answer
+  (what the 4096 default costs against 2048/8192/16384).
 - --tools runs tool-call probes (RU/EN experiment requests and plain questions, compact schemas)
   and reports how many replies had exactly the expected call (or none for a question).
 The machine is usually shared: the load average is recorded at the start and end of each row.
@@ -136,6 +138,27 @@ def bench_served(st, model, prompts, max_tokens: int) -> dict:
     return row
 
 
+def bench_ctx(st, model, sizes=(2048, 4096, 8192, 16384)) -> list[dict]:
+    from langchain_core.messages import HumanMessage
+
+    from tutor.llm.llamacpp import make_llamacpp
+
+    out = []
+    for n in sizes:
+        chat, _ = make_llamacpp(st.model_copy(update={"llm_context": n}), model, load=False)
+        before = rss_mb()
+        t0 = time.perf_counter()
+        chat.load()
+        load_s = time.perf_counter() - t0
+        chat.invoke([HumanMessage("Explain dropout in one sentence.")], max_tokens=16)
+        out.append({"n_ctx": n, "load_s": round(load_s, 2), "rss_mb": round(rss_mb()), "rss_delta_mb": round(rss_mb() - before)})
+        print(json.dumps(out[-1]), flush=True)
+        chat.unload()
+        del chat
+        gc.collect()
+    return out
+
+
 class RunCnn(BaseModel):
     """Train the CNN image classifier on MNIST."""
 
@@ -195,6 +218,9 @@ def main() -> None:
     ap.add_argument("--no-repack", action="store_true", help="add a row with memory-mapped (not repacked) weights")
     ap.add_argument("--served", action="store_true", help="add a row for the OpenAI-compatible server")
     ap.add_argument("--tools", action="store_true", help="run the tool-call probes")
+    ap.add_argument("--ctx-sweep", action="store_true", help="RSS at context 2048/4096/8192/16384")
+    ap.add_argument("--tag", default="", help="suffix of the JSON file name (several runs a day)")
+    ap.add_argument("--only-extra", action="store_true", help="skip the thread rows (with --ctx-sweep/--tools)")
     a = ap.parse_args()
 
     from tutor.llm.llamacpp import busy_cores, usable_cores
@@ -203,7 +229,7 @@ def main() -> None:
     st = get_settings()
     prompts = grounded_prompts(st)
     rows = []
-    for t in a.threads:
+    for t in ([] if a.only_extra else a.threads):
         rows.append(bench_embedded(st, a.model, 0 if t == "auto" else int(t), prompts, a.max_tokens, repack=True))
         print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
     if a.no_repack:
@@ -212,6 +238,7 @@ def main() -> None:
     if a.served:
         rows.append(bench_served(st, a.model, prompts, a.max_tokens))
         print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
+    ctx = bench_ctx(st, a.model) if a.ctx_sweep else None
     tools = bench_tools(st, a.model) if a.tools else None
 
     print(f"\n{'setting':<26} {'thr':>3} {'load s':>6} {'RSS MB':>6} {'lang':>4} {'prompt tok':>10} "
@@ -223,6 +250,8 @@ def main() -> None:
                   f"{c.get('prompt_tokens') or '-':>10} {c.get('prompt_tok_s', '-'):>7} {c.get('gen_tok_s', '-'):>7} "
                   f"{c['ttft_s']:>6} {c['total_s']:>7} {rep['ttft_s']:>11} "
                   f"{r['load_avg_start']:>4}-{r['load_avg_end']:<4}")
+    for c in ctx or []:
+        print(f"context {c['n_ctx']:>6}: RSS {c['rss_mb']} MB (+{c['rss_delta_mb']} MB for the model), load {c['load_s']} s")
     if tools:
         print(f"\ntool-call probes: {tools['correct']}/{tools['total']} exactly right")
         for p in tools["probes"]:
@@ -235,8 +264,9 @@ def main() -> None:
         "cores": os.cpu_count(), "usable_cores": usable_cores(), "busy_cores_at_start": round(busy_cores(), 2),
         "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "python": platform.python_version(),
         "shared": "yes: other engineers' jobs ran at the same time (see load_avg per row)"},
-        "model": a.model or "qwen", "max_tokens": a.max_tokens, "rows": rows, "tools": tools}
-    dest = ROOT / "bench" / "results" / f"llm-cpu-{out['date']}.json"
+        "model": a.model or "qwen", "tag": a.tag, "max_tokens": a.max_tokens, "rows": rows, "context_sweep": ctx, "tools": tools}
+    suffix = (f"-{a.tag}" if a.tag else "") + ("-extra" if a.only_extra else "")
+    dest = ROOT / "bench" / "results" / f"llm-cpu-{out['date']}{suffix}.json"
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"\nwritten {dest.relative_to(ROOT)}")
