@@ -33,6 +33,7 @@ class Hit:
     title: str = ""
     headings: list[str] = field(default_factory=list)
     chunk_id: str = ""
+    course: str = ""  # the course the passage belongs to ("курс 1 «…»"), "" for general material
 
     def to_json(self) -> dict:
         """The public JSON shape of a hit (CLI --json, API)."""
@@ -78,6 +79,10 @@ class HybridIndex:
         self._embedder = embedder
         self._vectors = None
         self._lock = threading.Lock()
+        self._normalizer = None
+        self._courses = None
+        self._items: dict[int, set] = {}
+        self.priors = True  # query-type priors for the first hit (index.priors); off to measure without
 
     @classmethod
     def load(cls, index_dir: str | Path, embedder=None, rrf_k: int = 20, use_gpu: bool = True,
@@ -106,6 +111,31 @@ class HybridIndex:
                 self._embedder = make_embedder(self.manifest["embedder"])
             return self._embedder
 
+    @property
+    def normalizer(self):
+        """Student wording → the materials' words, over this index's vocabulary (index.wording)."""
+        with self._lock:
+            if self._normalizer is None:
+                from index.wording import Normalizer, Vocabulary
+
+                self._normalizer = Normalizer(Vocabulary([c.embed_text() for c in self.chunks],
+                                                         [c.section for c in self.chunks]))
+            return self._normalizer
+
+    @property
+    def courses(self):
+        """Which course each chunk belongs to (index.courses)."""
+        with self._lock:
+            if self._courses is None:
+                from index.courses import CourseCatalogue
+
+                self._courses = CourseCatalogue(self.chunks)
+            return self._courses
+
+    def course_label(self, i: int, lang: str = "ru") -> str:
+        courses = self.courses
+        return courses.label(courses.course_number(i), lang)
+
     def __len__(self) -> int:
         return len(self.chunks)
 
@@ -114,12 +144,15 @@ class HybridIndex:
 
     def search(self, query: str, k: int = 5, mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
                candidates: int | None = None, source_prefix: str | None = None,
-               query_vector: np.ndarray | None = None) -> list[Hit]:
+               query_vector: np.ndarray | None = None, normalize: bool = True) -> list[Hit]:
         """Top-k chunks for `query`. `source_prefix` keeps only chunks whose source starts
-        with it (e.g. "corpus/course/homework")."""
+        with it (e.g. "corpus/course/homework"). `normalize` reads student wording (slang,
+        typos, transliteration: index.wording) into the materials' words first."""
         query = (query or "").strip()
         if not query or not self.chunks:
             return []
+        if normalize:
+            query = self.normalizer.normalize(query).text or query
         n_cand = candidates or max(50, 4 * k)
         if source_prefix:
             n_cand = max(n_cand, 400)
@@ -157,6 +190,8 @@ class HybridIndex:
             if terms:
                 for i in sorted(fused, key=lambda i: -fused[i])[:30]:
                     fused[i] += self.heading_weight * len(terms & self._heading_terms(i)) / len(terms)
+        if self.priors and mode == "hybrid":
+            self._add_priors(query, fused)
         order = sorted(fused, key=lambda i: (-fused[i], i))
         hits = []
         for i in order[: (n_cand if self.reranker else k)]:
@@ -167,10 +202,23 @@ class HybridIndex:
                 ds = float(self.dense_vector(i) @ qv)
             hits.append(Hit(text=c.text, source=c.source, section=c.section, anchor=c.anchor, score=fused[i],
                             dense_score=ds, bm25_score=bm25_rank.get(i, (None, None))[1], title=c.title,
-                            headings=list(c.headings), chunk_id=c.id))
+                            headings=list(c.headings), chunk_id=c.id, course=self.course_label(i)))
         if self.reranker:
             hits = self.reranker(query, hits)[:k]
         return hits
+
+    def _add_priors(self, query: str, fused: dict[int, float], top: int = 30) -> None:
+        """Query-type priors (index.priors) for the best `top` candidates."""
+        from index.priors import heading_items, numbered_items, prior
+
+        courses = self.courses
+        q_items = numbered_items(query)
+        named = courses.named_in(query)
+        for i in sorted(fused, key=lambda i: -fused[i])[:top]:
+            items = self._items.get(i)
+            if items is None:
+                items = self._items[i] = heading_items(self.chunks[i].headings)
+            fused[i] += prior(query, q_items, named, courses.course_number(i), items)
 
     def _heading_terms(self, i: int) -> set[str]:
         terms = self._terms_cache.get(i)
