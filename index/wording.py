@@ -55,9 +55,11 @@ STUDENT_TERMS: dict[str, str] = {
     "оверфит": "переобучение overfitting", "оверфиттинг": "переобучение overfitting",
     "переобучается": "переобучение overfitting", "андерфит": "недообучение underfitting",
     "лр": "learning rate шаг обучения", "lr": "learning rate шаг обучения", "лернинг": "learning rate шаг обучения",
-    "батч": "батч batch", "батчи": "батч batch", "эпоха": "эпоха epoch",
+    "батч": "батч batch", "батчи": "батч batch", "эпоха": "эпоха epoch", "грэдкам": "Grad-CAM",
+    "грэд": "Grad-CAM", "градкам": "Grad-CAM", "гредкам": "Grad-CAM", "тесте": "оценке тест evaluation",
+    "инференс": "оценка inference", "инференсе": "оценке inference",
     "сетка": "нейронная сеть", "нейронка": "нейронная сеть", "нейросетка": "нейронная сеть", "нейросеть": "нейронная сеть",
-    "цнн": "CNN свёрточная сеть", "сверточка": "свёрточная сеть CNN", "свертка": "свёртка convolution",
+    "цнн": "CNN свёрточная сеть", "сверточка": "свёрточная сеть CNN",
     "рнн": "RNN рекуррентная сеть", "рекуррентка": "RNN рекуррентная сеть", "лстм": "LSTM", "гру": "GRU",
     "берт": "BERT", "гпт": "GPT", "жпт": "GPT", "ллм": "LLM большие языковые модели", "раг": "RAG",
     "аттеншн": "attention механизм внимания", "атеншн": "attention механизм внимания",
@@ -90,7 +92,10 @@ STUDENT_TERMS: dict[str, str] = {
 FUNCTION_WORDS = frozenset(tokenize(
     "когда сколько что почему зачем объясни объяснить расскажи подскажи как какой какая какие нужно надо можно "
     "проще пример например ещё еще подробнее пожалуйста плиз плз пж спасибо привет ну вот это такое чем отличается "
-    "how what why when which please explain example simpler more thanks hi"))
+    "работает работают работа устроен устроена устроено делает "
+    "how what why when which please explain example simpler more thanks hi work works"))
+
+DISTINCTIVE_SHARE = 0.08
 
 _CYR2LAT = {"а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
             "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
@@ -159,9 +164,13 @@ class Vocabulary:
         # Latin words inside Russian text are the field's terms (BatchNorm, dropout, IoU); in
         # English text they are just English, so only these count as course words
         self.terms: set[str] = set()
+        self.stem_df: Counter[str] = Counter()  # in how many texts a stem occurs
+        self.n_texts = 0
         for t in texts:
             words = [m.group(0) for m in _WORD.finditer(t.lower().replace("ё", "е"))]
             self.counts.update(words)
+            self.stem_df.update({_stem(w) for w in words})
+            self.n_texts += 1
             if len(_CYR.findall(t)) > len(t) / 4:
                 self.terms.update(w for w in words if len(w) >= 2 and not _CYR.search(w) and not w.isdigit())
         self.stems = {_stem(w) for w in self.counts}
@@ -172,6 +181,11 @@ class Vocabulary:
             if len(w) >= 4 and not w.isdigit():
                 for key in _deletes(w) | {w}:
                     self._deleted.setdefault(key, []).append(w)
+
+    def distinctive(self, stem: str) -> bool:
+        """A stem that tells passages apart: in at most DISTINCTIVE_SHARE of them («паддинг»,
+        «afhq»), unlike «сеть» or «обучение» that are everywhere in a deep-learning course."""
+        return self.stem_df.get(stem, 0) <= max(3, DISTINCTIVE_SHARE * self.n_texts)
 
     def closest(self, word: str, same_script: bool = True) -> str | None:
         """The most frequent word form within one edit (two for words of 9+ letters,
@@ -213,18 +227,20 @@ class Normalizer:
             seen.add(word)
             stem = _stem(word)
             canon = gloss.get(stem) or STUDENT_TERMS.get(word)
+            v = self.vocab
             if canon:
-                if canon.lower() != word:
+                # a word the materials use as it is needs no reading («внимание», «батч»): adding its
+                # glossary forms would only outweigh the student's own word
+                if canon.lower() != word and (v is None or stem not in v.stems):
                     out.added.append(canon)
                     out.fixes[word] = canon
                 if stem not in FUNCTION_WORDS and not set(tokenize(canon)) <= FUNCTION_WORDS:
                     out.course_words.append(word)
                 continue
-            v = self.vocab
             if v is None or word.isdigit() or stem in FUNCTION_WORDS:
                 continue
             if stem in v.stems:
-                if (stem in v.heading_stems and len(word) >= 3) or word in v.terms:
+                if ((stem in v.heading_stems and len(word) >= 3) or word in v.terms) and v.distinctive(stem):
                     out.course_words.append(word)
                 continue
             if _CYR.search(word):
@@ -240,6 +256,7 @@ class Normalizer:
                 if fixed:
                     out.added.append(fixed)
                     out.fixes[word] = fixed
-                    if len(word) >= 6 and _stem(fixed) in v.heading_stems and _stem(fixed) not in FUNCTION_WORDS:
+                    fs = _stem(fixed)
+                    if len(word) >= 6 and fs in v.heading_stems and fs not in FUNCTION_WORDS and v.distinctive(fs):
                         out.course_words.append(word)
         return out

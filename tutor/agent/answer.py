@@ -90,31 +90,69 @@ def make_sources(hits: list[Hit], snippet_chars: int = 400) -> list[Source]:
     return out
 
 
-def coverage(question: str, hit: Hit) -> float:
-    """Share of the question's content words (stemmed) found in the passage or its headings."""
-    terms = {t for t in tokenize(question) if t not in QUESTION_WORDS}
-    if not terms:
+def coverage(question: str, hit: Hit, norm=None) -> float:
+    """Share of the question's content words (stemmed) found in the passage or its headings; with
+    `norm` (index.wording.Normalized) a word also counts when what it was read as is there
+    («дропаут» → dropout)."""
+    words = [w for w in re.findall(r"[0-9a-zа-яё]+(?:[-'][0-9a-zа-яё]+)*", question.lower()) if tokenize(w)]
+    fixes = norm.fixes if norm is not None else {}
+    variants = []
+    for w in words:
+        stems = set(tokenize(w)) - QUESTION_WORDS
+        if not stems:
+            continue
+        variants.append(stems | set(tokenize(fixes.get(w.replace("ё", "е"), ""))))
+    if not variants:
         return 0.0
     have = set(tokenize(f"{hit.section} {hit.text}"))
-    return len(terms & have) / len(terms)
+    return sum(bool(v & have) for v in variants) / len(variants)
 
 
-def is_relevant(hits: list[Hit], question: str) -> bool:
+def _names_a_covered_topic(hits: list[Hit], norm) -> bool:
+    """A distinctive course word of the question («дропаут», «afhq», «nms») is in a retrieved passage."""
+    if norm is None or not norm.course_words:
+        return False
+    have = set().union(*(set(tokenize(f"{h.section} {h.text}")) for h in hits[:3])) if hits else set()
+    for w in norm.course_words:
+        if (set(tokenize(w)) | set(tokenize(norm.fixes.get(w, "")))) & have:
+            return True
+    return False
+
+
+def is_relevant(hits: list[Hit], question: str, norm=None) -> bool:
+    """Do the retrieved passages cover the question? "Not found" only when they do not."""
     if not hits:
         return False
     best = max((h.dense_score or 0.0) for h in hits)
-    cov = max(coverage(question, h) for h in hits[:3])
+    cov = max(coverage(question, h, norm) for h in hits[:3])
     if best >= DENSE_RELEVANT or cov >= COVERAGE_RELEVANT or (best >= DENSE_WEAK and cov >= 0.34):
+        return True
+    if _names_a_covered_topic(hits, norm):
         return True
     # "the solution of homework 3": few content words, but the homework pages were found
     return bool(HOMEWORK.search(question)) and any("homework" in h.source for h in hits[:5])
 
 
-def is_off_topic(hits: list[Hit], question: str) -> bool:
-    """Neither the materials nor the vocabulary of the field is anywhere near."""
+def is_strongly_relevant(hits: list[Hit], question: str, norm=None) -> bool:
+    """Relevant by the passages' own words or meaning, not only by one shared term: when a
+    model says the materials do not cover such a question, it is wrong (its answer is
+    replaced by the extractive one); for a weakly related one it may be right."""
+    if not hits:
+        return False
+    best = max((h.dense_score or 0.0) for h in hits)
+    cov = max(coverage(question, h, norm) for h in hits[:3])
+    return best >= DENSE_RELEVANT or cov >= COVERAGE_RELEVANT
+
+
+def is_off_topic(hits: list[Hit], question: str, norm=None) -> bool:
+    """Neither the materials nor the vocabulary of the field is anywhere near. A word of the
+    course («дропаут», «дз», «батчнорм») is never off-topic."""
+    if norm is not None and norm.course_words:
+        return False
     best = max(((h.dense_score or 0.0) for h in hits), default=0.0)
-    cov = max((coverage(question, h) for h in hits[:3]), default=0.0)
-    return best < DENSE_OFF_TOPIC and cov == 0.0 and not ML_TERMS.search(question)
+    cov = max((coverage(question, h, norm) for h in hits[:3]), default=0.0)
+    text = norm.text if norm is not None else question
+    return best < DENSE_OFF_TOPIC and cov == 0.0 and not ML_TERMS.search(text)
 
 
 _LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s+")
@@ -350,15 +388,14 @@ def extractive_answer(question: str, hits: list[Hit], lang: str, embedder=None, 
     # present grouped by passage, in the passage's own order: reads like a paraphrase
     chosen.sort(key=lambda i: (cands[i][0], cands[i][1]))
     lines, cur_n, cur = [], None, []
-    for i in chosen:
-        n, _, s = cands[i]
-        if n != cur_n and cur:
-            lines.append(" ".join(cur) + f" [{cur_n}]")
+    for i in chosen + [None]:
+        n = cands[i][0] if i is not None else None
+        if (n != cur_n or i is None) and cur:
+            lines.append(course_prefix(hits[cur_n - 1], " ".join(cur), lang) + " ".join(cur) + f" [{cur_n}]")
             cur = []
-        cur_n = n
-        cur.append(s)
-    if cur:
-        lines.append(" ".join(cur) + f" [{cur_n}]")
+        if i is not None:
+            cur_n = n
+            cur.append(cands[i][2])
     from tutor.agent.router import detect_language
 
     if lang == "ru":
@@ -368,6 +405,24 @@ def extractive_answer(question: str, hits: list[Hit], lang: str, embedder=None, 
     else:
         head = "From the course materials (quoted in the course's language):"
     return head + "\n\n" + "\n\n".join(lines)
+
+
+def course_label(label: str, lang: str) -> str:
+    """A passage's course label («курс 1 «Нейросетевые технологии»») in the answer's language."""
+    if lang != "ru":
+        label = re.sub(r"^курс (\d+) «(.*)»$", r"course \1 “\2”", label)
+    return label
+
+
+def course_prefix(hit: Hit, quoted: str, lang: str) -> str:
+    """«Курс 1 «…»: » before quotes from a course's own pages, unless the quote names its course."""
+    if not hit.course:
+        return ""
+    num = re.match(r"\D*(\d+)", hit.course)
+    if num and re.search(rf"\b(курс\w*|course)\s+{num.group(1)}\b", quoted, re.I):
+        return ""
+    label = course_label(hit.course, lang)
+    return label[0].upper() + label[1:] + ": "
 
 
 def not_covered_answer(lang: str, topics: list[str]) -> str:

@@ -27,6 +27,9 @@ class TurnState(TypedDict, total=False):
     plan_only: bool
     intent: dict[str, Any]
     hits: list[Any]
+    query: str  # the standalone question retrieval used (a follow-up rewritten from the thread)
+    history: list[Any]  # (role, text) of the thread's last question turns
+    follow_up: bool
     answer: str
     sources: list[dict[str, Any]]
     job_id: str | None

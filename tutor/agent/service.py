@@ -249,59 +249,92 @@ class TutorService:
         return Intent("experiment", tool=name, preset=preset, params=args, reason="llm")
 
     async def node_retrieve(self, state: dict) -> dict:
-        q = state["message"]
+        from tutor.agent.followup import standalone_query
+
+        q, lang = state["message"], state.get("language") or "ru"
+        history = await asyncio.to_thread(self._history_pairs, state["thread_id"])
+        writer = self._writer(lang)
+        query, how = await standalone_query(q, history, writer, lang, course_words=self._normalize(q).course_words)
         try:
-            hits = await asyncio.to_thread(self.index.search, q, self.settings.search_k)
+            hits = await asyncio.to_thread(self.index.search, query, self.settings.search_k)
         except Exception as e:
             log.warning("retrieval failed: %s", e)
             hits = []
-        hits = ans.prefer_language(hits, state.get("language") or "ru")
+        hits = ans.prefer_language(hits, lang)
         sources = ans.make_sources(hits)
         if hits:
-            self._emit(SourcesEvent(query=q, sources=sources))
-        return {"hits": hits, "sources": [s.model_dump() for s in sources]}
+            self._emit(SourcesEvent(query=query, sources=sources))
+        return {"hits": hits, "sources": [s.model_dump() for s in sources], "query": query, "history": history,
+                "follow_up": how != "as_is"}
 
     async def node_answer(self, state: dict) -> dict:
-        q, lang, hits, mode = state["message"], state["language"], state.get("hits") or [], state["mode"]
-        if ans.is_off_topic(hits, q):
+        from tutor.agent.generation import AnswerResult, write_answer
+
+        message, lang, hits, mode = state["message"], state["language"], state.get("hits") or [], state["mode"]
+        q = state.get("query") or message
+        norm = self._normalize(q)
+        data = {"query": q}
+        if ans.is_off_topic(hits, q, norm):
             text = ans.off_topic_answer(lang, self.topics())
             self._stream_text(text)
-            return {"answer": text, "sources": [], "data": {"reason": "off_topic"}}
-        if not ans.is_relevant(hits, q):
+            return {"answer": text, "sources": [], "data": data | {"reason": "off_topic"}}
+        if not ans.is_relevant(hits, q, norm):
             text = ans.not_covered_answer(lang, self.topics())
             self._stream_text(text)
-            return {"answer": text, "sources": [], "data": {"reason": "not_covered"}}
+            return {"answer": text, "sources": [], "data": data | {"reason": "not_covered"}}
         hint = mode == "hint" and ans.is_homework(q, hits)
-        chat, caps = self._safe_llm()
         embedder = getattr(self.index, "embedder", None)
-        if chat is not None and caps.generative_answers and caps.speaks(lang):
-            history = await asyncio.to_thread(self._history_pairs, state["thread_id"])
-            # room for the answer and the instructions; ~2.5 characters per token in ru/en
-            budget = max(1000, int((caps.context_size - self.settings.llm_max_tokens - 400) * 2.5))
-            msgs = ans.generation_messages(q, hits, lang, "hint" if hint else "explain", history, max_passage_chars=budget)
-            text = ""
-            try:
-                async for chunk in chat.astream(msgs):
-                    piece = chunk.content if isinstance(chunk.content, str) else ""
-                    if piece:
-                        text += piece
-                        if not hint:
-                            self._emit(TokenEvent(text=piece))
-            except Exception as e:
-                log.warning("LLM failed, answering extractively: %s", e)
-                text = ""
-            if hint and text:
-                text = ans.strip_code(text)
-                self._stream_text(text)
-            text = ans.drop_unknown_citations(text, len(hits))
-            if text.strip():
-                return {"answer": text, "data": {"answer_style": "generative", "homework": hint}}
+        writer = self._writer(lang)
+        data |= {"homework": hint}
+        if writer is not None:
+            strong = ans.is_strongly_relevant(hits, q, norm)
+            said_not_covered = []
+
+            def fallback(reason: str) -> str:
+                if "do not cover" in reason and not strong:
+                    # the model says the materials do not cover it and retrieval agrees only weakly: trust it
+                    said_not_covered.append(reason)
+                    return ans.not_covered_answer(lang, self.topics())
+                return (ans.hint_answer(q, hits, lang, embedder) if hint else
+                        ans.extractive_answer(q, hits, lang, embedder))
+
+            asked = message if not state.get("follow_up") else f"{message} ({q})"
+            result = None
+            async for item in write_answer(asked, hits, lang, writer, "hint" if hint else "explain",
+                                           state.get("history") or [], bool(state.get("follow_up")), embedder,
+                                           getattr(self.index, "normalizer", None), fallback,
+                                           min(self.settings.llm_max_tokens, 400)):
+                if isinstance(item, AnswerResult):
+                    result = item
+                elif item:
+                    self._emit(TokenEvent(text=item))
+            if result is not None and said_not_covered and result.style == "extractive":
+                return {"answer": result.text, "sources": [], "data": data | {"reason": "not_covered",
+                                                                              "check": {"reason": result.reason}}}
+            if result is not None and result.text.strip():
+                return {"answer": result.text, "data": data | {
+                    "answer_style": result.style, "check": {
+                        "reason": result.reason, "kept_claims": result.kept_claims,
+                        "dropped": [{"text": d.text, "reason": d.reason} for d in result.dropped]},
+                    "timings": result.timings}}
         if hint:
             text = await asyncio.to_thread(ans.hint_answer, q, hits, lang, embedder)
         else:
             text = await asyncio.to_thread(ans.extractive_answer, q, hits, lang, embedder)
         self._stream_text(text)
-        return {"answer": text, "data": {"answer_style": "extractive", "homework": hint}}
+        return {"answer": text, "data": data | {"answer_style": "extractive"}}
+
+    def _writer(self, lang: str):
+        """The chat model when it writes answers in this language (else None: extractive answers)."""
+        chat, caps = self._safe_llm()
+        return chat if chat is not None and caps.generative_answers and caps.speaks(lang) else None
+
+    def _normalize(self, text: str):
+        """Student wording read against the index vocabulary (index.wording); None without an index."""
+        try:
+            return self.index.normalizer.normalize(text)
+        except Exception:
+            return None
 
     def _safe_llm(self):
         try:
@@ -313,7 +346,17 @@ class TutorService:
             return None, LLMCapabilities(name="none")
 
     def _history_pairs(self, thread_id: str) -> list[tuple[str, str]]:
-        return [(m["role"], m["content"]) for m in self.threads.history(thread_id, limit=6)]
+        """(role, text) of the thread's last question turns, oldest first; a student's message is
+        given as the standalone question it was answered as (stored with the answer), so a chain
+        of follow-ups («а зачем?» after «а как?») stays on its topic."""
+        rows = [m for m in self.threads.history(thread_id, limit=12) if m.get("intent") in (None, "question")]
+        out = []
+        for i, m in enumerate(rows):
+            text = m["content"]
+            if m["role"] == "user" and i + 1 < len(rows) and rows[i + 1]["role"] == "assistant":
+                text = ((rows[i + 1].get("data") or {}).get("query")) or text
+            out.append((m["role"], text))
+        return out[-6:]
 
     # ---- experiments ---------------------------------------------------------------------
     def _cuda(self) -> bool:
