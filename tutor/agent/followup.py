@@ -32,8 +32,8 @@ REWRITE_MAX_TOKENS = 48
 
 _CONTINUATION = re.compile(r"^\s*(а|и|но|ну|так|тогда|and|but|so|then|what about|how about)\b", re.IGNORECASE)
 _REFERS_BACK = re.compile(
-    r"\b(он|она|оно|они|его|её|ее|их|ему|ей|им|ним|ней|нему|них|этот|эта|это|этого|этому|этой|эти|этих|тот|та|то|"
-    r"такой|такое|там|тут|здесь|туда|it|its|this|that|these|those|they|them|there)\b", re.IGNORECASE)
+    r"\b(он|она|оно|они|его|её|ее|их|ему|ей|им|ним|ней|нему|них|этот|эта|это|этого|этому|этой|эти|этих|тот|того|"
+    r"там|тут|здесь|туда|it|its|this|that|these|those|they|them|there)\b", re.IGNORECASE)
 _REQUEST_ONLY = re.compile(
     r"^\s*(объясни|поясни|расскажи|покажи|приведи|дай|скажи|можно|давай|а|ну)?\s*(пожалуйста\s+)?"
     r"(проще|попроще|подробнее|пример\w*|ещё|еще|зачем|почему|как|why|how|example|simpler|more|again|details?)\b",
@@ -57,7 +57,9 @@ def is_follow_up(message: str, history: list[tuple[str, str]], course_words: lis
         {t for t in tokenize(message)} - _FUNCTION_STEMS)
     if _REQUEST_ONLY.match(message) and not names_topic:
         return True
-    if _CONTINUATION.match(message) or _REFERS_BACK.search(message):
+    if _CONTINUATION.match(message):
+        return True
+    if _REFERS_BACK.search(message) and (not names_topic or len(words) <= 5):
         return True
     return not names_topic
 

@@ -175,9 +175,11 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
             dropped.append(check)
             log.info("answer sentence dropped (%s): %s", check.reason, check.text[:200])
             return []
-        if kept_claims:
-            shown.append(check.text)
-            return [check.text]
+        if kept_claims or mode == "hint":  # in a hint the guiding questions are the content
+            shown.extend(held + [check.text])
+            out = held + [check.text]
+            held.clear()
+            return out
         held.append(check.text)
         return []
 
@@ -234,6 +236,9 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
             kept_claims, shown = 0, []
         else:
             shown = [hint]
+            if not reason or "claims unsupported" in reason or reason in ("no supported claim", "empty answer"):
+                reason = ""  # a hint asks more than it claims: its questions and pointers are the answer
+                kept_claims = max(kept_claims, len(dropped) + 1)
     if reason and (not kept_claims or len(dropped) > kept_claims):
         log.info("generated answer replaced by the extractive one: %s", reason)
         extractive = fallback(reason) if fallback else ""

@@ -90,7 +90,7 @@ _POLAR = [
 _DENY_NEXT = frozenset("не нет ни без никогда not no never without".split())
 _DENY_PREV = frozenset("нельзя запрещено cannot".split())
 _WINDOW = 3
-_RAW_WORD = re.compile(r"[a-zа-я0-9]+(?:-[a-zа-я0-9]+)*")
+_RAW_WORD = re.compile(r"[a-zа-я0-9]+")  # «кодировщик-декодировщик» states both
 
 
 def _key(word: str) -> str:
@@ -227,9 +227,11 @@ def split_sentences(text: str) -> list[str]:
             piece = piece.strip()
             if not piece:
                 continue
-            if parts and re.fullmatch(r"(\[\d+(?:\s*[,;]\s*\d+)*\]\s*[.,;]?\s*)+", piece):
-                parts[-1] = parts[-1] + " " + piece
-            else:
+            lead = re.match(r"^((?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*[.,;]?\s*)+)(.*)$", piece, re.S)
+            if parts and lead:  # "… сохраняется. [1] Далее": the citation belongs to the sentence before
+                parts[-1] = parts[-1] + " " + lead.group(1).strip()
+                piece = lead.group(2).strip()
+            if piece:
                 parts.append(piece)
     return parts
 
