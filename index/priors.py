@@ -38,7 +38,7 @@ LOGISTICS = re.compile(
 CONCEPT = re.compile(
     r"что так|что значит|что делает|как работа|как устроен|как счита|как вычисл|зачем|почему|чем отлича|отличаеть|"
     r"разниц|объясн|обьясн|формул|пример|\bwhat is\b|\bwhat are\b|\bwhat does\b|how does|how do|how is|\bwhy\b|"
-    r"difference|explain|formula|example|define|definition",
+    r"лучше|хуже|\bvs\b|против|better|worse|versus|difference|explain|formula|example|define|definition",
     re.IGNORECASE)
 
 # kinds of numbered course items; the stems as index.bm25.tokenize gives them
@@ -75,15 +75,25 @@ def heading_items(headings: list[str]) -> set[tuple[str, str]]:
     return out
 
 
+_COMMANDS = re.compile(r"(^|\s|«)/(run|compare|search|mode)\b|\brun \w+ (smoke|quick|full)\b|"
+                       r"[«\"](обучи|запусти|натренируй|сравни|train|run|compare)\b", re.IGNORECASE)
+
+
+def is_usage_page(text: str) -> bool:
+    """A page of example commands for the tutor's tools («/run rnn task=forecast», "train an LSTM…"):
+    how to run an experiment, not an explanation of the concept it names."""
+    return len(_COMMANDS.findall(text)) >= 2
+
+
 def prior(query: str, q_items: set[tuple[str, str]], named_courses: set[str], chunk_course: str,
-          chunk_items: set[tuple[str, str]]) -> float:
+          chunk_items: set[tuple[str, str]], usage_page: bool = False) -> float:
     """The bonus of one candidate chunk for this query (see the module doc)."""
     bonus = 0.0
     logistics = bool(LOGISTICS.search(query))
     if logistics and chunk_course:
         bonus += LOGISTICS_BONUS
-    elif not logistics and not chunk_course and CONCEPT.search(query):
-        bonus += CONCEPT_BONUS
+    elif not logistics and CONCEPT.search(query) and not chunk_course:
+        bonus += -CONCEPT_BONUS if usage_page else CONCEPT_BONUS
     if named_courses and chunk_course:
         bonus += COURSE_BONUS if chunk_course in named_courses else -COURSE_BONUS
     if q_items:

@@ -140,7 +140,10 @@ class HybridIndex:
         return len(self.chunks)
 
     def embed_query(self, query: str) -> np.ndarray:
-        return self.embedder.encode([query], is_query=True)[0]
+        """The query's vector (the answer step reuses it: tutor.agent.answer.encode_query_cached)."""
+        from tutor.agent.answer import encode_query_cached
+
+        return encode_query_cached(self.embedder, query)
 
     def search(self, query: str, k: int = 5, mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
                candidates: int | None = None, source_prefix: str | None = None,
@@ -207,9 +210,21 @@ class HybridIndex:
             hits = self.reranker(query, hits)[:k]
         return hits
 
+    def hit_at(self, source: str, anchor: str) -> Hit | None:
+        """The chunk of `source` at `anchor` as a Hit (no scores), or None: a lecture's twin section
+        in the other language is found this way."""
+        if not hasattr(self, "_by_anchor"):
+            self._by_anchor = {(c.source, c.anchor): i for i, c in enumerate(self.chunks)}
+        i = self._by_anchor.get((source, anchor))
+        if i is None:
+            return None
+        c = self.chunks[i]
+        return Hit(text=c.text, source=c.source, section=c.section, anchor=c.anchor, score=0.0, title=c.title,
+                   headings=list(c.headings), chunk_id=c.id, course=self.course_label(i))
+
     def _add_priors(self, query: str, fused: dict[int, float], top: int = 30) -> None:
         """Query-type priors (index.priors) for the best `top` candidates."""
-        from index.priors import heading_items, numbered_items, prior
+        from index.priors import heading_items, is_usage_page, numbered_items, prior
 
         courses = self.courses
         q_items = numbered_items(query)
@@ -217,8 +232,9 @@ class HybridIndex:
         for i in sorted(fused, key=lambda i: -fused[i])[:top]:
             items = self._items.get(i)
             if items is None:
-                items = self._items[i] = heading_items(self.chunks[i].headings)
-            fused[i] += prior(query, q_items, named, courses.course_number(i), items)
+                c = self.chunks[i]
+                items = self._items[i] = (heading_items(c.headings), is_usage_page(c.text))
+            fused[i] += prior(query, q_items, named, courses.course_number(i), items[0], items[1])
 
     def _heading_terms(self, i: int) -> set[str]:
         terms = self._terms_cache.get(i)

@@ -63,10 +63,14 @@ def twin_source(source: str) -> str:
     return source
 
 
-def prefer_language(hits: list[Hit], lang: str) -> list[Hit]:
+def prefer_language(hits: list[Hit], lang: str, index=None) -> list[Hit]:
     """When a section was retrieved in both languages, the version in the question's language
     takes the better rank of the two, so citation [1] of a Russian question is a Russian
-    passage. The set of hits and everything else about the order stay as retrieved."""
+    passage. With `index`, a lecture passage retrieved only in the other language is replaced
+    by its twin in the question's language (same section, same lines), keeping its scores.
+    The set of sections and everything else about the order stay as retrieved."""
+    import dataclasses
+
     from tutor.agent.router import detect_language
 
     out = list(hits)
@@ -74,10 +78,14 @@ def prefer_language(hits: list[Hit], lang: str) -> list[Hit]:
         twin = twin_source(out[i].source)
         if twin == out[i].source or detect_language(out[i].text) == lang:
             continue
-        for j in range(i + 1, len(out)):
-            if out[j].source == twin and out[j].anchor == out[i].anchor:
-                out[i], out[j] = out[j], out[i]
-                break
+        j = next((j for j in range(i + 1, len(out)) if out[j].source == twin and out[j].anchor == out[i].anchor), None)
+        if j is not None:
+            out[i], out[j] = out[j], out[i]
+        elif index is not None and not any(h.source == twin and h.anchor == out[i].anchor for h in out[:i]):
+            found = index.hit_at(twin, out[i].anchor) if hasattr(index, "hit_at") else None
+            if found is not None and detect_language(found.text) == lang:
+                out[i] = dataclasses.replace(found, score=out[i].score, dense_score=out[i].dense_score,
+                                             bm25_score=out[i].bm25_score)
     return out
 
 
@@ -288,6 +296,31 @@ def encode_cached(embedder, texts: list[str]) -> np.ndarray:
     return np.stack(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
+_QUERIES: "OrderedDict[tuple[str, str], np.ndarray]" = OrderedDict()
+
+
+def encode_query_cached(embedder, text: str) -> np.ndarray:
+    """A question's vector, remembered for the turn's later steps (sentence choice, the check)."""
+    key = (getattr(embedder, "name", type(embedder).__name__), text)
+    with _vectors_lock:
+        v = _QUERIES.get(key)
+    if v is None:
+        v = np.asarray(embedder.encode([text], is_query=True)[0], dtype=np.float32)
+        with _vectors_lock:
+            _QUERIES[key] = v
+            while len(_QUERIES) > 2048:
+                _QUERIES.popitem(last=False)
+    return v
+
+
+def sentence_contexts(hit: Hit) -> tuple[list[str], list[str]]:
+    """(sentences, what each is encoded as) of a passage: a sentence with its section title, the
+    context both the extractive choice and the grounding check compare with (one vector each)."""
+    title = hit.headings[-1] if hit.headings else ""
+    sents = [s for s in _sentences(hit.text) if 25 <= len(s) <= _MAX_UNIT]
+    return sents, [f"{title}: {s}" if title else s for s in sents]
+
+
 def _candidates(question: str, hits: list[Hit], lang: str, embedder=None, allow_code: bool = True):
     """(passage n, position, sentence) of the passages with each sentence's score."""
     from tutor.agent.router import detect_language
@@ -337,7 +370,7 @@ def _candidates(question: str, hits: list[Hit], lang: str, embedder=None, allow_
             keep[i] = False
     if embedder is not None:
         vecs = encode_cached(embedder, contexts)
-        qv = embedder.encode([question], is_query=True)[0]
+        qv = encode_query_cached(embedder, question)
         sim = vecs @ qv
         # the lectures exist in Russian and English: of a sentence and its translation, only
         # the one in the question's language is a candidate

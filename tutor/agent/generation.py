@@ -35,7 +35,7 @@ from tutor.agent.grounding import Grounder, SentenceCheck, citations, join_sente
 log = logging.getLogger(__name__)
 
 PASSAGES_IN_PROMPT = 3
-EXCERPT_CHARS = (420, 300, 240)  # per passage rank: [1] gets the most room
+EXCERPT_CHARS = (360, 260, 200)  # per passage rank: [1] gets the most room
 HISTORY_TURNS = 4  # messages (2 exchanges) of the thread the model sees
 HISTORY_ANSWER_CHARS = 350
 MAX_ANSWER_TOKENS = 240
@@ -56,10 +56,33 @@ class AnswerResult:
     timings: dict = field(default_factory=dict)  # first_token_s, first_shown_s, total_s, tokens
 
 
+MIN_SCORE_SHARE = 0.7  # a passage scored below this share of the first one is left out of the prompt
+
+
+def prompt_passages(hits: list[Hit], k: int = PASSAGES_IN_PROMPT) -> list[int]:
+    """0-based indices of the passages the model sees: the first k, skipping a lecture's
+    other-language twin of a passage already chosen (the same text twice costs prompt time)
+    and passages retrieval ranked far below the first (they mislead a small model more than
+    they help it)."""
+    from tutor.agent.answer import twin_source
+
+    chosen: list[int] = []
+    for i, h in enumerate(hits):
+        if len(chosen) == k:
+            break
+        if chosen and hits[0].score > 0 and h.score < MIN_SCORE_SHARE * hits[0].score:
+            continue
+        twin = twin_source(h.source)
+        if twin != h.source and any(hits[j].source == twin and hits[j].anchor == h.anchor for j in chosen):
+            continue
+        chosen.append(i)
+    return chosen
+
+
 def excerpts(question: str, hits: list[Hit], lang: str, embedder=None,
              chars: tuple[int, ...] = EXCERPT_CHARS) -> list[str]:
-    """For each of the first passages, its sentences closest to the question, in the passage's
-    order, within the character budget of its rank."""
+    """For each passage (in the given order), its sentences closest to the question, in the
+    passage's order, within the character budget of its rank."""
     from tutor.agent.answer import _candidates
 
     top = hits[:len(chars)]
@@ -85,17 +108,20 @@ def answer_messages(question: str, hits: list[Hit], lang: str, mode: str = "expl
 
     lang = lang if lang in ("ru", "en") else "en"
     mode = "hint" if mode == "hint" else "explain"
-    top = hits[:PASSAGES_IN_PROMPT]
+    from tutor.agent.answer import course_label
+
+    chosen = prompt_passages(hits)
+    top = [hits[i] for i in chosen]
     texts = excerpts(question, top, lang, embedder)
-    labels = course_labels or [h.course for h in top]
+    labels = [course_label(c, lang) for c in (course_labels or [h.course for h in hits])]
     blocks = []
-    for n, (h, text) in enumerate(zip(top, texts), 1):
+    for i, h, text in zip(chosen, top, texts):
         title = h.headings[-1] if h.headings else h.section
-        head = f"[{n}] «{title}»" + (f" ({labels[n - 1]})" if labels[n - 1] else "")
+        head = f"[{i + 1}] «{title}»" + (f" ({labels[i]})" if labels[i] else "")
         blocks.append(f"{head}\n{text}")
     user = f"{prompts.PASSAGES_HEAD[lang]}\n\n" + "\n\n".join(blocks)
     user += f"\n\n{prompts.QUESTION_HEAD[lang]} {question}\n\n{prompts.ANSWER_TAIL[(lang, mode)]}"
-    if len({c for c in labels if c}) > 1:
+    if len({labels[i] for i in chosen if labels[i]}) > 1:
         user += " " + prompts.COURSE_NOTE[lang]
     if follow_up and history:
         user += " " + prompts.FOLLOW_UP_TAIL[lang]

@@ -261,7 +261,6 @@ class Grounder:
     (a few ms: one sentence vector, set operations)."""
 
     def __init__(self, hits: list[Hit], lang: str, embedder=None, normalizer=None) -> None:
-        from tutor.agent.answer import _sentences, encode_cached
         from tutor.agent.router import detect_language
 
         self.hits = hits
@@ -271,10 +270,21 @@ class Grounder:
         self.passage_terms = [set(tokenize(f"{h.section} {h.text}")) for h in hits]
         self.passage_numbers = [numbers_in(f"{h.section} {h.text}") for h in hits]
         self.passage_lang = [detect_language(h.text) for h in hits]
-        self.sentences = [[s for s in _sentences(h.text) if len(s) >= 15] or [h.text] for h in hits]
-        self.vectors = None
-        if embedder is not None:
-            self.vectors = [encode_cached(embedder, ss) for ss in self.sentences]
+        self._sentences: dict[int, tuple[list[str], np.ndarray | None]] = {}
+
+    def passage_sentences(self, i: int) -> tuple[list[str], "np.ndarray | None"]:
+        """Sentences of passage i (0-based) and their vectors, encoded on first use: most answers
+        cite one or two of the five passages. The vectors are those of the extractive choice
+        (same texts, shared cache), so passages already ranked for the prompt cost nothing."""
+        from tutor.agent.answer import encode_cached, sentence_contexts
+
+        if i not in self._sentences:
+            sents, contexts = sentence_contexts(self.hits[i])
+            if not sents:
+                sents = contexts = [" ".join(self.hits[i].text.split())]
+            vecs = encode_cached(self.embedder, contexts) if self.embedder is not None else None
+            self._sentences[i] = (sents, vecs)
+        return self._sentences[i]
 
     def _terms(self, sentence: str) -> set[str]:
         terms = _content_terms(sentence)
@@ -283,18 +293,22 @@ class Grounder:
             terms |= {t for t in tokenize(" ".join(extra))}
         return terms
 
+    def _vector(self, sentence: str) -> np.ndarray:
+        from tutor.agent.answer import encode_cached
+
+        return encode_cached(self.embedder, [_CITE.sub(" ", sentence).strip()])[0]
+
     def score(self, sentence: str, n: int) -> tuple[float, float, str]:
         """(terms share, meaning, problem) of the sentence against passage n (1-based)."""
         i = n - 1
         terms = self._terms(sentence)
         have = self.passage_terms[i]
         share = len(terms & have) / len(terms) if terms else 0.0
-        meaning, closest = 0.0, self.sentences[i][0]
-        if self.vectors is not None and len(self.vectors[i]):
-            qv = self.embedder.encode([_CITE.sub(" ", sentence)])[0]
-            sims = self.vectors[i] @ qv
-            j = int(np.argmax(sims))
-            meaning, closest = float(sims[j]), self.sentences[i][j]
+        meaning = 0.0
+        if self.embedder is not None:
+            sents, vecs = self.passage_sentences(i)
+            if vecs is not None and len(vecs):
+                meaning = float(np.max(vecs @ self._vector(sentence)))
         missing = numbers_in(sentence) - self.passage_numbers[i]
         if missing:
             return share, meaning, f"numbers not in the passage: {', '.join(sorted(missing))}"

@@ -260,7 +260,7 @@ class TutorService:
         except Exception as e:
             log.warning("retrieval failed: %s", e)
             hits = []
-        hits = ans.prefer_language(hits, lang)
+        hits = ans.prefer_language(hits, lang, self.index)
         sources = ans.make_sources(hits)
         if hits:
             self._emit(SourcesEvent(query=query, sources=sources))
