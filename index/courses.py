@@ -13,9 +13,7 @@ gets a course label when the material says which one it is:
 - anything else (the lectures, the tool pages) is general material: no label.
 
 Nothing here knows the courses in advance: another set of syllabi with a handbook in the
-same style gets its own labels. Queries that name a course («в курсе на керасе», «курс 5»,
-"MSU course") are recognised by the course's number or by the words of its names that no
-other course's name has.
+same style gets its own labels.
 """
 
 from __future__ import annotations
@@ -24,23 +22,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from index.bm25 import tokenize
 
 _CATALOGUE = re.compile(r"\b[Кк]урс\s+(\d{1,2})\s*[«\"“]([^»\"”]{2,80})[»\"”](?:[^()]*\((?:файл|file)\s+(\d{3})\))?")
 _MENTION = re.compile(r"\b(?:курс[а-яё]*|courses?)\s+(\d{1,2})(?:\s*[–-]\s*(\d{1,2}))?\b", re.IGNORECASE)
-_COURSE_WORD = re.compile(r"\bкурс|\bcourse|\bпрограмм|\bprogram", re.IGNORECASE)
 _MARKUP = re.compile(r"<[^>]+>|\[([^\]]*)\]\([^)]*\)|[#*_`]")
-# words of course names too common to tell courses apart
-_GENERIC = frozenset(tokenize("курс курса нейронные нейросети сети сетей обучение обучения урок уроков лекций лекции "
-                              "и в на для их course lessons lectures neural networks"))
-
-
 @dataclass
 class Course:
     number: str
     name: str
     files: set[str] = field(default_factory=set)  # three-digit file prefixes ("000")
-    titles: set[str] = field(default_factory=set)  # title lines of its syllabus files
 
     def label(self, lang: str = "ru") -> str:
         return f"курс {self.number} «{self.name}»" if lang == "ru" else f"course {self.number} “{self.name}”"
@@ -64,10 +54,6 @@ class CourseCatalogue:
                     if file:
                         course.files.add(file)
         by_file = {f: n for n, c in self.courses.items() for f in c.files}
-        for c in chunks:
-            num = by_file.get(PurePosixPath(c.source).name[:3])
-            if num and c.title:
-                self.courses[num].titles.add(clean_title(c.title))
         # what each section (source, heading path) names: the courses in its headings, else in its text
         named: dict[tuple, set[str]] = {}
         for c in chunks:
@@ -86,7 +72,6 @@ class CourseCatalogue:
                 elif found:
                     break
             self._chunk_course.append(num or "")
-        self._words = self._distinctive_words()
 
     def _mentions(self, text: str) -> set[str]:
         out: set[str] = set()
@@ -95,12 +80,6 @@ class CourseCatalogue:
             out.update(str(n) for n in range(lo, min(hi, lo + 20) + 1) if str(n) in self.courses)
         return out
 
-    def _distinctive_words(self) -> dict[str, set[str]]:
-        words = {n: {t for name in [c.name, *c.titles] for t in tokenize(name) if not t.isdigit()} - _GENERIC
-                 for n, c in self.courses.items()}
-        return {n: {t for t in ws if not any(t in other for m, other in words.items() if m != n)}
-                for n, ws in words.items()}
-
     def course_number(self, i: int) -> str:
         """Course number of chunk i ("" for general material)."""
         return self._chunk_course[i] if 0 <= i < len(self._chunk_course) else ""
@@ -108,16 +87,3 @@ class CourseCatalogue:
     def label(self, number: str, lang: str = "ru") -> str:
         c = self.courses.get(number)
         return c.label(lang) if c else ""
-
-    def named_in(self, query: str) -> set[str]:
-        """Courses the query names: by number («курс 5», «в курсе 1»), or by the words of a
-        course's names no other course has, when the query speaks of a course or uses two of them
-        («в курсе на керасе», «курс МГУ», «основы глубокого обучения»)."""
-        found = self._mentions(query)
-        terms = set(tokenize(query))
-        speaks_of_course = bool(_COURSE_WORD.search(query))
-        for n, ws in self._words.items():
-            hits = terms & ws
-            if hits and (speaks_of_course or len(hits) >= 2):
-                found.add(n)
-        return found

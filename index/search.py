@@ -81,7 +81,7 @@ class HybridIndex:
         self._lock = threading.Lock()
         self._normalizer = None
         self._courses = None
-        self._items: dict[int, set] = {}
+        self._usage: dict[int, bool] = {}
         self.priors = True  # query-type priors for the first hit (index.priors); off to measure without
 
     @classmethod
@@ -224,17 +224,14 @@ class HybridIndex:
 
     def _add_priors(self, query: str, fused: dict[int, float], top: int = 30) -> None:
         """Query-type priors (index.priors) for the best `top` candidates."""
-        from index.priors import heading_items, is_usage_page, numbered_items, prior
+        from index.priors import is_usage_page, prior
 
         courses = self.courses
-        q_items = numbered_items(query)
-        named = courses.named_in(query)
         for i in sorted(fused, key=lambda i: -fused[i])[:top]:
-            items = self._items.get(i)
-            if items is None:
-                c = self.chunks[i]
-                items = self._items[i] = (heading_items(c.headings), is_usage_page(c.text))
-            fused[i] += prior(query, q_items, named, courses.course_number(i), items[0], items[1])
+            usage = self._usage.get(i)
+            if usage is None:
+                usage = self._usage[i] = is_usage_page(self.chunks[i].text)
+            fused[i] += prior(query, courses.course_number(i), usage)
 
     def _heading_terms(self, i: int) -> set[str]:
         terms = self._terms_cache.get(i)

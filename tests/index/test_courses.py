@@ -30,14 +30,6 @@ def test_catalogue_and_chunk_courses():
     assert cat.label("2", "en") == "course 2 “Keras: 20 уроков”"
 
 
-def test_queries_that_name_a_course():
-    cat = CourseCatalogue(CHUNKS)
-    assert cat.named_in("что в курсе 2?") == {"2"}
-    assert cat.named_in("курс Keras: сколько уроков") == {"2"}
-    assert cat.named_in("нейросетевые технологии расписание") == {"1"}  # two of its own name words
-    assert cat.named_in("что такое keras") == set()  # a library, not a course, without «курс»
-
-
 def test_clean_title():
     assert clean_title("[Фреймворк PyTorch](https://gb.ru/x)") == "Фреймворк PyTorch"
     assert clean_title("<center><h1>Основы</h1></center>") == "Основы"
