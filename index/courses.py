@@ -25,7 +25,6 @@ from pathlib import PurePosixPath
 
 _CATALOGUE = re.compile(r"\b[Кк]урс\s+(\d{1,2})\s*[«\"“]([^»\"”]{2,80})[»\"”](?:[^()]*\((?:файл|file)\s+(\d{3})\))?")
 _MENTION = re.compile(r"\b(?:курс[а-яё]*|courses?)\s+(\d{1,2})(?:\s*[–-]\s*(\d{1,2}))?\b", re.IGNORECASE)
-_MARKUP = re.compile(r"<[^>]+>|\[([^\]]*)\]\([^)]*\)|[#*_`]")
 @dataclass
 class Course:
     number: str
@@ -34,11 +33,6 @@ class Course:
 
     def label(self, lang: str = "ru") -> str:
         return f"курс {self.number} «{self.name}»" if lang == "ru" else f"course {self.number} “{self.name}”"
-
-
-def clean_title(title: str) -> str:
-    """A file's title line without Markdown/HTML markup ("[Фреймворк PyTorch …](url)")."""
-    return " ".join(_MARKUP.sub(lambda m: m.group(1) or " ", title or "").split())
 
 
 class CourseCatalogue:

@@ -1,7 +1,7 @@
 """index.courses: each passage's course comes from the material's own catalogue."""
 
 from index.chunking import Chunk
-from index.courses import CourseCatalogue, clean_title
+from index.courses import CourseCatalogue
 
 
 def chunk(source, headings, text, title="T"):
@@ -28,8 +28,3 @@ def test_catalogue_and_chunk_courses():
     assert courses == ["1", "2", "", "1", "1", "2", ""]
     assert cat.label("1") == "курс 1 «Нейросетевые технологии»"
     assert cat.label("2", "en") == "course 2 “Keras: 20 уроков”"
-
-
-def test_clean_title():
-    assert clean_title("[Фреймворк PyTorch](https://gb.ru/x)") == "Фреймворк PyTorch"
-    assert clean_title("<center><h1>Основы</h1></center>") == "Основы"
