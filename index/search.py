@@ -222,6 +222,11 @@ class HybridIndex:
         return Hit(text=c.text, source=c.source, section=c.section, anchor=c.anchor, score=0.0, title=c.title,
                    headings=list(c.headings), chunk_id=c.id, course=self.course_label(i))
 
+    def section_text(self, source: str, section: str) -> str:
+        """The whole text of one section (all its chunks, in order): a homework item's
+        requirements often span several chunks."""
+        return "\n".join(c.text for c in self.chunks if c.source == source and c.section == section)
+
     def _add_priors(self, query: str, fused: dict[int, float], top: int = 30) -> None:
         """Query-type priors (index.priors) for the best `top` candidates."""
         from index.priors import is_usage_page, prior

@@ -295,7 +295,7 @@ class TutorService:
                     # the model says the materials do not cover it and retrieval agrees only weakly: trust it
                     said_not_covered.append(reason)
                     return ans.not_covered_answer(lang, self.topics())
-                return (ans.hint_answer(q, hits, lang, embedder) if hint else
+                return (ans.hint_answer(q, hits, lang, embedder, self.index) if hint else
                         ans.extractive_answer(q, hits, lang, embedder))
 
             asked = message if not state.get("follow_up") else f"{message} ({q})"
@@ -318,7 +318,7 @@ class TutorService:
                         "dropped": [{"text": d.text, "reason": d.reason} for d in result.dropped]},
                     "timings": result.timings}}
         if hint:
-            text = await asyncio.to_thread(ans.hint_answer, q, hits, lang, embedder)
+            text = await asyncio.to_thread(ans.hint_answer, q, hits, lang, embedder, self.index)
         else:
             text = await asyncio.to_thread(ans.extractive_answer, q, hits, lang, embedder)
         self._stream_text(text)
