@@ -93,7 +93,7 @@ FUNCTION_WORDS = frozenset(tokenize(
     "когда сколько что почему зачем объясни объяснить расскажи подскажи как какой какая какие нужно надо можно "
     "проще пример например ещё еще подробнее пожалуйста плиз плз пж спасибо привет ну вот это такое чем отличается "
     "работает работают работа устроен устроена устроено делает "
-    "how what why when which please explain example simpler more thanks hi work works"))
+    "how what why when which please explain example simpler more thanks hi work works vs versus"))
 
 DISTINCTIVE_SHARE = 0.08
 
@@ -103,6 +103,7 @@ _CYR2LAT = {"а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "�
             "э": "e", "ю": "yu", "я": "ya"}
 _WORD = re.compile(r"[0-9a-zа-яё]+(?:[-'][0-9a-zа-яё]+)*", re.IGNORECASE)
 _CYR = re.compile(r"[а-яё]")
+_CODE = re.compile(r"```.*?```|`[^`\n]*`|\w+(?:\.\w+)+\(?|\w+_\w+|\w+\(", re.S)  # code, dotted/snake names, calls
 _LETTERS_DIGITS = re.compile(r"(?<=[a-zа-яё])(?=\d)|(?<=\d)(?=[a-zа-яё])", re.IGNORECASE)
 
 
@@ -149,6 +150,7 @@ class Normalized:
     added: list[str] = field(default_factory=list)  # terms appended to the query
     fixes: dict[str, str] = field(default_factory=dict)  # student word → what it was read as
     course_words: list[str] = field(default_factory=list)  # words that name course topics
+    unknown: list[str] = field(default_factory=list)  # content words the materials do not know at all
 
     @property
     def text(self) -> str:
@@ -171,8 +173,10 @@ class Vocabulary:
             self.counts.update(words)
             self.stem_df.update({_stem(w) for w in words})
             self.n_texts += 1
-            if len(_CYR.findall(t)) > len(t) / 4:
-                self.terms.update(w for w in words if len(w) >= 2 and not _CYR.search(w) and not w.isdigit())
+            if len(_CYR.findall(t)) > len(t) / 4:  # Russian prose: its Latin words outside code are terms
+                prose = _CODE.sub(" ", t).lower().replace("ё", "е")
+                self.terms.update(m.group(0) for m in _WORD.finditer(prose)
+                                  if len(m.group(0)) >= 2 and not _CYR.search(m.group(0)) and not m.group(0).isdigit())
         self.stems = {_stem(w) for w in self.counts}
         self.latin = {w for w in self.counts if not _CYR.search(w) and not w.isdigit()}
         self.heading_stems = {t for h in heading_texts for t in tokenize(h)}
@@ -251,8 +255,10 @@ class Normalizer:
                     out.fixes[word] = hit
                     out.course_words.append(word)
                     continue
+            fixed = v.closest(word) if len(word) >= 5 else None
+            if not fixed and len(word) >= 4 and not word.isdigit():
+                out.unknown.append(word)
             if len(word) >= 5:
-                fixed = v.closest(word)
                 if fixed:
                     out.added.append(fixed)
                     out.fixes[word] = fixed

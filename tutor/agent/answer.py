@@ -125,11 +125,19 @@ def _names_a_covered_topic(hits: list[Hit], norm) -> bool:
     return False
 
 
+DENSE_CLOSE = 0.45  # a passage this close in meaning covers the question whatever its words
+
+
 def is_relevant(hits: list[Hit], question: str, norm=None) -> bool:
-    """Do the retrieved passages cover the question? "Not found" only when they do not."""
+    """Do the retrieved passages cover the question? "Not found" only when they do not: a
+    question with more topic words the materials never use («капсульные сети Хинтона»,
+    "AlphaFold … protein", «kubernetes») than words of the course is not covered, whatever a
+    shared generic word («сети», "predict") retrieved."""
     if not hits:
         return False
     best = max((h.dense_score or 0.0) for h in hits)
+    if norm is not None and len(norm.unknown) > len(norm.course_words) and best < DENSE_CLOSE:
+        return False
     cov = max(coverage(question, h, norm) for h in hits[:3])
     if best >= DENSE_RELEVANT or cov >= COVERAGE_RELEVANT or (best >= DENSE_WEAK and cov >= 0.34):
         return True
