@@ -109,7 +109,7 @@ def score(case: dict, final, timings: dict | None = None) -> dict:
             "timings": timings or {}, "answer": answer, **extra}
 
 
-async def run_cases(service, cases: list[dict], tag: str = "eval") -> list[dict]:
+async def run_cases(service, cases: list[dict], tag: str = "eval", progress: bool = False) -> list[dict]:
     """Ask every case through `service.chat`; cases that share a "thread" run in order in one thread."""
     reports = []
     for c in cases:
@@ -128,6 +128,10 @@ async def run_cases(service, cases: list[dict], tag: str = "eval") -> list[dict]
         timings = {"sources_s": sources_at, "first_shown_s": first_token, "total_s": time.perf_counter() - t0,
                    **{f"model_{k}": v for k, v in ((final.data or {}).get("timings") or {}).items()}}
         reports.append(score(c, final, timings))
+        if progress:
+            r = reports[-1]
+            print(f"  {c['id']} grade={r['grade']} {r['style']} {timings['total_s']:.1f} s {r['check_reason'][:60]}",
+                  flush=True)
     return reports
 
 
