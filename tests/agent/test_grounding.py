@@ -68,3 +68,12 @@ def test_check_answer_removes_unsupported_sentences(agent_index):
 def test_language_ok():
     assert language_ok("Внимание считается как softmax(QKᵀ/√d)V [1], это взвешенная сумма значений.", "ru")
     assert not language_ok("Attention is a weighted sum of the values computed with softmax [1].", "ru")
+
+
+def test_latex_is_compared_as_the_course_writes_formulas(grounder):
+    from tutor.agent.grounding import plain_math
+
+    assert plain_math(r"$\text{softmax}(QK^T/\sqrt{d_k})V$") == "softmax(QKᵀ/√d_k)V"
+    assert plain_math(r"$z = \mu + \sigma \odot \epsilon$") == "z = μ + σ ⊙ ε"
+    c = grounder.check(r"Размер выхода считают по формуле $W_{out} = \frac{W - K + 2P}{S} + 1$ [2].")
+    assert c.supported, c.reason

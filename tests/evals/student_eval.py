@@ -45,6 +45,9 @@ def embedded_llm_model() -> str | None:
 
 
 def normal(text: str) -> str:
+    from tutor.agent.grounding import plain_math
+
+    text = plain_math(text)
     text = text.replace("`", "").replace("**", "").replace("ё", "е").replace("Ё", "Е").replace("−", "-")
     return text.lower()
 

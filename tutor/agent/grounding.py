@@ -205,6 +205,27 @@ class Verdict:
         return [s for s in self.sentences if s.claim]
 
 
+_GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "eta": "η",
+          "theta": "θ", "lambda": "λ", "mu": "μ", "sigma": "σ", "tau": "τ", "phi": "φ", "pi": "π", "odot": "⊙",
+          "cdot": "·", "times": "×", "sum": "Σ", "prod": "Π", "nabla": "∇", "partial": "∂", "top": "ᵀ",
+          "leftarrow": "←", "rightarrow": "→", "to": "→", "approx": "≈", "le": "≤", "ge": "≥", "infty": "∞"}
+
+
+def plain_math(text: str) -> str:
+    """LaTeX in an answer ($\\sqrt{d_k}$, $\\frac{a}{b}$) read as the course text writes formulas
+    (√d_k, a/b), so that a formula is compared with the passage's, not its markup."""
+    if "$" not in text and "\\" not in text:
+        return text
+    t = re.sub(r"\\(?:text|mathrm|operatorname|mathbf|mathit|boldsymbol)\{([^{}]*)\}", r"\1", text)
+    for _ in range(3):
+        t = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}",
+                   lambda m: "/".join(x if re.fullmatch(r"[\w.]+", x) else f"({x})" for x in m.groups()), t)
+        t = re.sub(r"\\sqrt\{([^{}]*)\}", r"√\1", t)
+    t = re.sub(r"\^\{?(T|\\top)\}?", "ᵀ", t)
+    t = re.sub(r"\\([a-zA-Z]+)", lambda m: _GREEK.get(m.group(1), "" if m.group(1) in ("left", "right") else m.group(1)), t)
+    return t.replace("$", "").replace("{", "").replace("}", "")
+
+
 def numbers_in(text: str) -> set[str]:
     """Numbers as written in course text: «1 792» = 1792, «0,5» = 0.5; citation marks excluded."""
     text = _CITE.sub(" ", text)
@@ -334,14 +355,15 @@ class Grounder:
             text = _CITE.sub(lambda m: "" if not set(citations(m.group(0))) & set(valid) else
                              "[" + ", ".join(str(n) for n in citations(m.group(0)) if n in valid) + "]", text)
             text = re.sub(r"\s+([.,;!?])", r"\1", text).strip()
-        if not is_claim(text) or not self.hits:
+        if not is_claim(plain_math(text)) or not self.hits:
             return SentenceCheck(text=text, claim=False, cited=valid, dropped_citations=dropped)
-        lang = detect_language(text)
+        plain = plain_math(text)  # scored as plain text; shown with its LaTeX
+        lang = detect_language(plain)
         # cited passages first; a sentence without a usable citation may be backed by any passage
         order = valid or list(range(1, len(self.hits) + 1))
         best, best_key, problems = None, None, []
         for n in order:
-            share, meaning, problem = self.score(text, n)
+            share, meaning, problem = self.score(plain, n)
             ok = not problem and self.supports(share, meaning, n, lang)
             key = (ok, share + meaning)
             if best_key is None or key > best_key:
