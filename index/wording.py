@@ -87,6 +87,16 @@ STUDENT_TERMS: dict[str, str] = {
     "обьясни": "объясни", "обьяснить": "объяснить", "зочем": "зачем",
 }
 
+# Phrases that mean something their words do not: "at test time" is evaluation, not the test
+# split of a time series. Matched on the lower-cased query, added like the glossary forms.
+PHRASES: dict[str, str] = {
+    r"\b(на|при) (тесте|тестировании|инференсе|предсказании)\b": "при оценке eval() evaluation",
+    r"\b(at|during) (test|inference|evaluation)( time)?\b|\btest[- ]time\b": "evaluation eval() inference при оценке",
+    r"\bне (сходится|обучается|учится)\b|\b(doesn't|does not|won't) (converge|learn|train)\b":
+        "шаг обучения learning rate расходимость",
+    r"\b(nan|нан)\b": "NaN взрыв градиента exploding gradients",
+}
+
 # Question words that carry no topic: never "corrected" into a topic word and never a
 # reason to call a question on-topic.
 FUNCTION_WORDS = frozenset(tokenize(
@@ -222,6 +232,10 @@ class Normalizer:
         text = _LETTERS_DIGITS.sub(" ", query or "")  # «дз3» → «дз 3», "hw_1" → "hw 1"
         text = text.replace("_", " ")
         out = Normalized(query=text.strip())
+        low = text.lower()
+        for pattern, meaning in PHRASES.items():
+            if re.search(pattern, low):
+                out.added.append(meaning)
         gloss = _glossary_by_stem()
         seen: set[str] = set()
         for m in _WORD.finditer(text.lower().replace("ё", "е")):

@@ -109,6 +109,7 @@ def score(case: dict, final, timings: dict | None = None) -> dict:
             "course": course_ok if case.get("course") else None, "false_not_found": covered and refused,
             "refused": refused, "style": (final.data or {}).get("answer_style"),
             "check_reason": check.get("reason", ""), "dropped": dropped, "kept_claims": kept,
+            "query": (final.data or {}).get("query"), "raw": check.get("raw", ""),
             "timings": timings or {}, "answer": answer, **extra}
 
 

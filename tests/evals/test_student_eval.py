@@ -13,7 +13,7 @@ import pytest
 
 from tests.evals.student_eval import embedded_llm_model, load_cases, make_service, run_cases, summary
 
-SUBSET = ["s001", "s003", "s027", "s034", "s056", "s057", "s062", "s070", "s080"]
+SUBSET = ["s001", "s003", "s027", "s034", "s056", "s057", "s062", "s066", "s070", "s080"]
 FLOORS = {"fact_accuracy": 0.55, "language": 0.85, "citations_valid": 1.0, "mean_grade": 1.2}
 MAX_FALSE_NOT_FOUND = 0.15
 

@@ -38,8 +38,11 @@ PASSAGES_IN_PROMPT = 3
 EXCERPT_CHARS = (360, 260, 200)  # per passage rank: [1] gets the most room
 HISTORY_TURNS = 4  # messages (2 exchanges) of the thread the model sees
 HISTORY_ANSWER_CHARS = 350
-MAX_ANSWER_TOKENS = 240
+MAX_ANSWER_TOKENS = 220  # 2-4 sentences; the whole answer's time is mostly these tokens
+GIVE_UP_AFTER_DROPPED = 3  # this many unsupported sentences and none supported: stop and fall back
 
+_ANAPHORA = re.compile(r"^(это|этот|эта|эти|он|она|оно|они|такой|такая|такие|поэтому|this|it|they|these|that|so)\b",
+                       re.IGNORECASE)
 _REFUSAL = re.compile(
     r"(не (нашёл|нашел|нашла|найдено|содерж|упомина|описыва|говорится|сказано|приводится)|нет (информации|ответа|данных|сведений)|"
     r"отсутству|не могу ответить|не указан|do(es)? not (contain|mention|cover|say|provide|answer)|no information|"
@@ -54,6 +57,7 @@ class AnswerResult:
     dropped: list[SentenceCheck] = field(default_factory=list)
     kept_claims: int = 0
     timings: dict = field(default_factory=dict)  # first_token_s, first_shown_s, total_s, tokens
+    raw: str = ""  # what the model wrote, before the check
 
 
 MIN_SCORE_SHARE = 0.7  # a passage scored below this share of the first one is left out of the prompt
@@ -100,9 +104,27 @@ def excerpts(question: str, hits: list[Hit], lang: str, embedder=None,
     return out
 
 
+def readable(question: str, normalizer=None) -> str:
+    """The question as the model should read it: chat spellings of question words and slang
+    replaced («кагда дз3» → «когда домашнее задание 3»), transliterated terms glossed
+    («дропаут» → «дропаут (dropout)»). A 1.5B model takes «кагда» for «каждое»."""
+    if normalizer is None:
+        return question
+    n = normalizer.normalize(question)
+    out = n.query
+    for word, fix in n.fixes.items():
+        first = fix.split()[0] if re.search(r"[а-яё]", fix.split()[0], re.I) else None
+        if first and len(fix.split()) <= 3 and re.search(r"[а-яё]", fix, re.I) and not re.search(r"[a-z]", fix, re.I):
+            new = fix  # «кагда» → «когда», «дз» → «домашнее задание»
+        else:
+            new = f"{word} ({fix.split()[0]})"  # «дропаут (dropout)», «лосс (loss)»
+        out = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", new, out, count=1, flags=re.I)
+    return out
+
+
 def answer_messages(question: str, hits: list[Hit], lang: str, mode: str = "explain",
                     history: list[tuple[str, str]] | None = None, follow_up: bool = False, embedder=None,
-                    course_labels: list[str] | None = None):
+                    course_labels: list[str] | None = None, normalizer=None):
     """The chat messages of a grounded answer (see prompts.py for why they look so)."""
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
@@ -120,7 +142,11 @@ def answer_messages(question: str, hits: list[Hit], lang: str, mode: str = "expl
         head = f"[{i + 1}] «{title}»" + (f" ({labels[i]})" if labels[i] else "")
         blocks.append(f"{head}\n{text}")
     user = f"{prompts.PASSAGES_HEAD[lang]}\n\n" + "\n\n".join(blocks)
-    user += f"\n\n{prompts.QUESTION_HEAD[lang]} {question}\n\n{prompts.ANSWER_TAIL[(lang, mode)]}"
+    user += f"\n\n{prompts.QUESTION_HEAD[lang]} {readable(question, normalizer)}\n\n{prompts.ANSWER_TAIL[(lang, mode)]}"
+    from tutor.agent.router import detect_language
+
+    if any(detect_language(t) != lang for t in texts):
+        user += " " + prompts.TRANSLATE_NOTE[lang]
     if len({labels[i] for i in chosen if labels[i]}) > 1:
         user += " " + prompts.COURSE_NOTE[lang]
     if follow_up and history:
@@ -179,15 +205,20 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
     `fallback(reason)` returns the answer that replaces the LLM's (the extractive one), called only then."""
     t0 = time.perf_counter()
     timings: dict = {}
-    msgs = answer_messages(question, hits, lang, mode, history, follow_up, embedder, course_labels)
+    msgs = answer_messages(question, hits, lang, mode, history, follow_up, embedder, course_labels, normalizer)
     grounder = Grounder(hits, lang, embedder, normalizer)
     buffer, held, shown, raw = "", [], [], ""
     dropped: list[SentenceCheck] = []
     kept_claims, tokens = 0, 0
     reason = ""
+    last: list = [None]
 
     def release(check: SentenceCheck):
         nonlocal kept_claims
+        if check.claim and check.supported and dropped and dropped[-1] is last[0] and _ANAPHORA.match(check.text):
+            # «Это позволяет …» right after a removed sentence speaks of what was removed
+            check.supported, check.reason = False, "refers to a removed sentence"
+        last[0] = check
         if check.claim and check.supported:
             if is_refusal(check.text):
                 dropped.append(check)
@@ -240,6 +271,9 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
                 out = release(grounder.check(sent))
                 if out and mode != "hint":
                     yield emit(out)
+            if not kept_claims and len(dropped) >= GIVE_UP_AFTER_DROPPED:
+                reason = f"{len(dropped)} unsupported sentences before any supported one"
+                break
         if not reason and buffer.strip():
             out = release(grounder.check(buffer.strip()))
             if out and mode != "hint":
@@ -270,12 +304,13 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
         extractive = fallback(reason) if fallback else ""
         if not shown or mode == "hint":
             yield extractive
-            yield AnswerResult(text=extractive, style="extractive", reason=reason, dropped=dropped, timings=timings)
+            yield AnswerResult(text=extractive, style="extractive", reason=reason, dropped=dropped, timings=timings,
+                               raw=raw)
             return
         # sentences already shown stay; the extractive quotes follow them
         yield "\n\n" + extractive
         yield AnswerResult(text=join_sentences(shown) + "\n\n" + extractive, style="generative+extractive",
-                           reason=reason, dropped=dropped, kept_claims=kept_claims, timings=timings)
+                           reason=reason, dropped=dropped, kept_claims=kept_claims, timings=timings, raw=raw)
         return
     text = join_sentences(shown)
     if mode == "hint":
@@ -284,7 +319,7 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
         reason = reason or f"{len(dropped)} unsupported sentence(s) removed"
         log.info("generated answer repaired: %s", reason)
     yield AnswerResult(text=text, style="generative", reason=reason, dropped=dropped, kept_claims=kept_claims,
-                       timings=timings)
+                       timings=timings, raw=raw)
 
 
 def cited_numbers(text: str) -> set[int]:

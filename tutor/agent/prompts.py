@@ -69,6 +69,8 @@ FOLLOW_UP_TAIL = {
     "ru": "Это продолжение разговора выше: ответь на последнюю просьбу студента о той же теме.",
     "en": "This continues the conversation above: answer the student's last request about the same topic.",
 }
+TRANSLATE_NOTE = {"ru": "Часть фрагментов на английском: перескажи нужное по-русски.",
+                  "en": "Some passages are in Russian: translate what you use into English, and answer only in English."}
 COURSE_NOTE = {"ru": "Фрагменты из разных курсов: для каждой даты, задания или правила назови курс.",
                "en": "The passages come from different courses: name the course of each date, homework or rule."}
 

@@ -291,8 +291,10 @@ class TutorService:
             said_not_covered = []
 
             def fallback(reason: str) -> str:
-                if "do not cover" in reason and not strong:
-                    # the model says the materials do not cover it and retrieval agrees only weakly: trust it
+                if not strong and not hint and ("do not cover" in reason or "unsupported" in reason
+                                                or reason == "no supported claim"):
+                    # the model says the materials do not cover it, or could write nothing they support, and
+                    # retrieval agrees only weakly: say so rather than quote loosely related text
                     said_not_covered.append(reason)
                     return ans.not_covered_answer(lang, self.topics())
                 return (ans.hint_answer(q, hits, lang, embedder, self.index) if hint else
@@ -309,13 +311,14 @@ class TutorService:
                 elif item:
                     self._emit(TokenEvent(text=item))
             if result is not None and said_not_covered and result.style == "extractive":
-                return {"answer": result.text, "sources": [], "data": data | {"reason": "not_covered",
-                                                                              "check": {"reason": result.reason}}}
+                return {"answer": result.text, "sources": [], "data": data | {
+                    "reason": "not_covered", "check": {"reason": result.reason, "raw": result.raw[:2000]}}}
             if result is not None and result.text.strip():
                 return {"answer": result.text, "data": data | {
                     "answer_style": result.style, "check": {
                         "reason": result.reason, "kept_claims": result.kept_claims,
-                        "dropped": [{"text": d.text, "reason": d.reason} for d in result.dropped]},
+                        "dropped": [{"text": d.text, "reason": d.reason} for d in result.dropped],
+                        "raw": result.raw[:2000]},
                     "timings": result.timings}}
         if hint:
             text = await asyncio.to_thread(ans.hint_answer, q, hits, lang, embedder, self.index)
