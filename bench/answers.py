@@ -100,7 +100,9 @@ def main() -> int:
             svc.llm[0].invoke("ok", max_tokens=1)
             print(f"embedded: model loaded in {time.perf_counter() - t0:.1f} s", flush=True)
         t0 = time.perf_counter()
-        reports = asyncio.run(run_cases(svc, cases, tag=backend, progress=True))
+        args.out.mkdir(parents=True, exist_ok=True)
+        reports = asyncio.run(run_cases(svc, cases, tag=backend, progress=True,
+                                        log_path=args.out / f"answers-{date.today().isoformat()}-{backend}.jsonl"))
         results[backend] = {"summary": summary(reports), "speed": speed(reports),
                             "wall_s": round(time.perf_counter() - t0, 1), "cases": reports}
         print(f"{backend}: {json.dumps(results[backend]['summary'], ensure_ascii=False)}", flush=True)

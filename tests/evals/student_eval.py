@@ -113,8 +113,10 @@ def score(case: dict, final, timings: dict | None = None) -> dict:
             "timings": timings or {}, "answer": answer, **extra}
 
 
-async def run_cases(service, cases: list[dict], tag: str = "eval", progress: bool = False) -> list[dict]:
-    """Ask every case through `service.chat`; cases that share a "thread" run in order in one thread."""
+async def run_cases(service, cases: list[dict], tag: str = "eval", progress: bool = False,
+                    log_path: Path | None = None) -> list[dict]:
+    """Ask every case through `service.chat`; cases that share a "thread" run in order in one thread.
+    `log_path` gets one JSON line per finished case (a long run's partial results survive it)."""
     reports = []
     for c in cases:
         thread = f"{tag}-{c.get('thread') or c['id']}"
@@ -132,6 +134,9 @@ async def run_cases(service, cases: list[dict], tag: str = "eval", progress: boo
         timings = {"sources_s": sources_at, "first_shown_s": first_token, "total_s": time.perf_counter() - t0,
                    **{f"model_{k}": v for k, v in ((final.data or {}).get("timings") or {}).items()}}
         reports.append(score(c, final, timings))
+        if log_path is not None:
+            with open(log_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"tag": tag, **reports[-1]}, ensure_ascii=False) + "\n")
         if progress:
             r = reports[-1]
             print(f"  {c['id']} grade={r['grade']} {r['style']} {timings['total_s']:.1f} s {r['check_reason'][:60]}",
