@@ -1,13 +1,15 @@
 """API benchmark: N concurrent chat sessions on /v1/chat/stream against a tutor on loopback.
 
     python bench/api.py [--sessions 8] [--duration 60] [--backends llamacpp none]
+                        [--model GGUF] [--generative on|off|auto] [--threads N]
                         [--index-dir DIR] [--lectures 04_cnn.md ...] [--url URL --key KEY]
 
 Without --url it starts one server per backend itself (`python -m tutor serve`, a temp data
 dir, auth on, a small index of a few lectures, or --index-dir to reuse a built one). Each
 session is one thread that asks a mix of Russian and English course questions back to
-back until --duration ends. Measured per request: time to the first `token` event (TTFT)
-and to the `final` event (latency); reported as p50/p95 overall and per language, with
+back until --duration ends. Measured per request: time to the `sources` event (retrieval
+done), to the first `token` event (TTFT: with a generative LLM the first *checked* sentence,
+tutor.agent.generation) and to the `final` event (latency); reported as p50/p95 overall and per language, with
 requests/s, the answer styles (generative vs extractive) and errors. The first request of
 each server (index and model load) is reported apart as the cold start. Prints a table
 and writes JSON to bench/results/api-<device>-<date>.json.
@@ -67,10 +69,11 @@ def free_port() -> int:
 class Server:
     """`python -m tutor serve` in a subprocess with its own data dir and an admin key."""
 
-    def __init__(self, backend: str, index_dir: Path) -> None:
+    def __init__(self, backend: str, index_dir: Path, llm_env: dict | None = None) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix=f"tutor-bench-{backend}-"))
         self.env = {**os.environ, "TUTOR_DATA_DIR": str(self.tmp), "TUTOR_LLM_BACKEND": backend, "TUTOR_AUTH": "on",
-                    "TUTOR_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+                    "TUTOR_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+                    **(llm_env or {})}
         self.proc = None
         self.base = f"http://127.0.0.1:{free_port()}"
 
@@ -107,7 +110,7 @@ class Server:
 
 async def ask(http: httpx.AsyncClient, thread: str, lang: str, question: str) -> dict:
     t0 = time.perf_counter()
-    ttft, final, event = None, None, None
+    ttft, sources, final, event = None, None, None, None
     try:
         async with http.stream("POST", "/v1/chat/stream", json={"message": question, "thread_id": thread}) as r:
             if r.status_code != 200:
@@ -118,13 +121,15 @@ async def ask(http: httpx.AsyncClient, thread: str, lang: str, question: str) ->
                     event = line[6:].strip()
                     if event == "token" and ttft is None:
                         ttft = time.perf_counter() - t0
+                    if event == "sources" and sources is None:
+                        sources = time.perf_counter() - t0
                 elif line.startswith("data:") and event == "final":
                     final = json.loads(line[5:])
     except httpx.HTTPError as e:
         return {"lang": lang, "error": f"{type(e).__name__}: {e}"}
     if final is None:
         return {"lang": lang, "error": "no final event"}
-    return {"lang": lang, "ttft_s": ttft, "latency_s": time.perf_counter() - t0,
+    return {"lang": lang, "ttft_s": ttft, "sources_s": sources, "latency_s": time.perf_counter() - t0,
             "style": (final.get("data") or {}).get("answer_style") or final.get("intent"),
             "chars": len(final.get("answer") or "")}
 
@@ -148,8 +153,9 @@ def summarize(rows: list[dict], wall: float) -> dict:
     for name, sel in (("all", ok), ("ru", [r for r in ok if r["lang"] == "ru"]),
                       ("en", [r for r in ok if r["lang"] == "en"])):
         lat, ttft = [r["latency_s"] for r in sel], [r["ttft_s"] for r in sel if r["ttft_s"] is not None]
+        src = [r["sources_s"] for r in sel if r.get("sources_s") is not None]
         out[name] = {"n": len(sel), "latency_p50_ms": pct(lat, 50), "latency_p95_ms": pct(lat, 95),
-                     "ttft_p50_ms": pct(ttft, 50), "ttft_p95_ms": pct(ttft, 95)}
+                     "ttft_p50_ms": pct(ttft, 50), "ttft_p95_ms": pct(ttft, 95), "sources_p50_ms": pct(src, 50)}
     if len(ok) < len(rows):
         out["first_error"] = next(r["error"] for r in rows if "error" in r)
     return out
@@ -173,6 +179,9 @@ def main() -> int:
     ap.add_argument("--sessions", type=int, default=8, help="concurrent chat sessions (threads)")
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of load per backend")
     ap.add_argument("--backends", nargs="+", default=["llamacpp"], choices=["llamacpp", "none", "openai", "hf"])
+    ap.add_argument("--model", help="TUTOR_LLM_MODEL for the servers (e.g. the embedded Qwen GGUF)")
+    ap.add_argument("--generative", choices=["auto", "on", "off"], help="TUTOR_LLM_GENERATIVE for the servers")
+    ap.add_argument("--threads", type=int, help="TUTOR_LLM_THREADS for the servers")
     ap.add_argument("--index-dir", type=Path, help="reuse a built index instead of building a small one")
     ap.add_argument("--lectures", nargs="+", default=LECTURES, help="lecture files for the small index")
     ap.add_argument("--url", help="benchmark a running server instead (with --key)")
@@ -196,7 +205,9 @@ def main() -> int:
             if backend is None:
                 base, key = a.url, a.key
             else:
-                server = Server(backend, index_dir)
+                llm_env = {k: str(v) for k, v in (("TUTOR_LLM_MODEL", a.model), ("TUTOR_LLM_GENERATIVE", a.generative),
+                                                  ("TUTOR_LLM_THREADS", a.threads)) if v}
+                server = Server(backend, index_dir, llm_env)
                 base, key = server.start()
             print(f"{label}: {a.sessions} sessions x {a.duration:.0f} s ...", flush=True)
             res = asyncio.run(run_backend(base, key, a.sessions, a.duration))
@@ -205,12 +216,12 @@ def main() -> int:
                 server.stop()
         results.append({"backend": label, "sessions": a.sessions, "duration_s": a.duration, **res})
     shutil.rmtree(scratch, ignore_errors=True)
-    print("\n| backend | sessions | requests | req/s | latency p50 / p95 ms | TTFT p50 / p95 ms | "
-          "ru latency p50 ms | en latency p50 ms | answers | cold start s |\n|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| backend | sessions | requests | req/s | sources p50 ms | latency p50 / p95 ms | TTFT p50 / p95 ms | "
+          "ru latency p50 ms | en latency p50 ms | answers | cold start s |\n|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         cold = r["cold_start"].get("latency_s")
         print(f"| {r['backend']} | {r['sessions']} | {r['requests']} ({r['errors']} err) | {r['req_per_s']} | "
-              f"{r['all']['latency_p50_ms']} / {r['all']['latency_p95_ms']} | {r['all']['ttft_p50_ms']} / "
+              f"{r['all']['sources_p50_ms']} | {r['all']['latency_p50_ms']} / {r['all']['latency_p95_ms']} | {r['all']['ttft_p50_ms']} / "
               f"{r['all']['ttft_p95_ms']} | {r['ru']['latency_p50_ms']} | {r['en']['latency_p50_ms']} | "
               f"{', '.join(f'{k} {v}' for k, v in r['styles'].items())} | {cold and round(cold, 1)} |")
     try:

@@ -106,17 +106,26 @@ class BM25:
         matrix = sparse.csc_matrix((weights, (rows_a, cols_a)), shape=(n, len(vocab)), dtype=np.float32)
         return cls(matrix, vocab, k1, b)
 
-    def scores(self, query: str) -> np.ndarray:
+    def scores(self, query: str, extra: str = "", extra_weight: float = 0.5) -> np.ndarray:
+        """BM25 of every document. `extra` terms (an expansion: the Russian glossary forms of an
+        English query's words) count `extra_weight` each: they help a Russian passage answer an
+        English question without outscoring the English passage that uses the question's own words."""
         from index.glossary import expand_query
 
-        cols = [self.vocab[t] for t in tokenize(expand_query(query)) if t in self.vocab]
-        if not cols:
+        expanded = expand_query(query)
+        extra = f"{expanded[len(query):]} {extra}".strip()
+        cols = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
+        extra_cols = [self.vocab[t] for t in tokenize(extra) if t in self.vocab]
+        if not cols and not extra_cols:
             return np.zeros(self.matrix.shape[0], dtype=np.float32)
         # repeated query terms count once per occurrence, as in classic BM25
-        return np.asarray(self.matrix[:, cols].sum(axis=1)).ravel()
+        out = np.asarray(self.matrix[:, cols].sum(axis=1)).ravel() if cols else 0.0
+        if extra_cols:
+            out = out + extra_weight * np.asarray(self.matrix[:, extra_cols].sum(axis=1)).ravel()
+        return np.asarray(out, dtype=np.float32)
 
-    def top(self, query: str, k: int) -> list[tuple[int, float]]:
-        s = self.scores(query)
+    def top(self, query: str, k: int, extra: str = "") -> list[tuple[int, float]]:
+        s = self.scores(query, extra)
         if not s.any():
             return []
         k = min(k, int((s > 0).sum()))

@@ -33,6 +33,7 @@ class Hit:
     title: str = ""
     headings: list[str] = field(default_factory=list)
     chunk_id: str = ""
+    course: str = ""  # the course the passage belongs to ("курс 1 «…»"), "" for general material
 
     def to_json(self) -> dict:
         """The public JSON shape of a hit (CLI --json, API)."""
@@ -78,6 +79,10 @@ class HybridIndex:
         self._embedder = embedder
         self._vectors = None
         self._lock = threading.Lock()
+        self._normalizer = None
+        self._courses = None
+        self._usage: dict[int, bool] = {}
+        self.priors = True  # query-type priors for the first hit (index.priors); off to measure without
 
     @classmethod
     def load(cls, index_dir: str | Path, embedder=None, rrf_k: int = 20, use_gpu: bool = True,
@@ -106,20 +111,51 @@ class HybridIndex:
                 self._embedder = make_embedder(self.manifest["embedder"])
             return self._embedder
 
+    @property
+    def normalizer(self):
+        """Student wording → the materials' words, over this index's vocabulary (index.wording)."""
+        with self._lock:
+            if self._normalizer is None:
+                from index.wording import Normalizer, Vocabulary
+
+                self._normalizer = Normalizer(Vocabulary([c.embed_text() for c in self.chunks],
+                                                         [c.section for c in self.chunks]))
+            return self._normalizer
+
+    @property
+    def courses(self):
+        """Which course each chunk belongs to (index.courses)."""
+        with self._lock:
+            if self._courses is None:
+                from index.courses import CourseCatalogue
+
+                self._courses = CourseCatalogue(self.chunks)
+            return self._courses
+
+    def course_label(self, i: int, lang: str = "ru") -> str:
+        courses = self.courses
+        return courses.label(courses.course_number(i), lang)
+
     def __len__(self) -> int:
         return len(self.chunks)
 
     def embed_query(self, query: str) -> np.ndarray:
-        return self.embedder.encode([query], is_query=True)[0]
+        """The query's vector (the answer step reuses it: tutor.agent.answer.encode_query_cached)."""
+        from tutor.agent.answer import encode_query_cached
+
+        return encode_query_cached(self.embedder, query)
 
     def search(self, query: str, k: int = 5, mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
                candidates: int | None = None, source_prefix: str | None = None,
-               query_vector: np.ndarray | None = None) -> list[Hit]:
+               query_vector: np.ndarray | None = None, normalize: bool = True) -> list[Hit]:
         """Top-k chunks for `query`. `source_prefix` keeps only chunks whose source starts
-        with it (e.g. "corpus/course/homework")."""
+        with it (e.g. "corpus/course/homework"). `normalize` reads student wording (slang,
+        typos, transliteration: index.wording) into the materials' words first."""
         query = (query or "").strip()
         if not query or not self.chunks:
             return []
+        if normalize:
+            query = self.normalizer.normalize(query).text or query
         n_cand = candidates or max(50, 4 * k)
         if source_prefix:
             n_cand = max(n_cand, 400)
@@ -157,6 +193,8 @@ class HybridIndex:
             if terms:
                 for i in sorted(fused, key=lambda i: -fused[i])[:30]:
                     fused[i] += self.heading_weight * len(terms & self._heading_terms(i)) / len(terms)
+        if self.priors and mode == "hybrid":
+            self._add_priors(query, fused)
         order = sorted(fused, key=lambda i: (-fused[i], i))
         hits = []
         for i in order[: (n_cand if self.reranker else k)]:
@@ -167,10 +205,38 @@ class HybridIndex:
                 ds = float(self.dense_vector(i) @ qv)
             hits.append(Hit(text=c.text, source=c.source, section=c.section, anchor=c.anchor, score=fused[i],
                             dense_score=ds, bm25_score=bm25_rank.get(i, (None, None))[1], title=c.title,
-                            headings=list(c.headings), chunk_id=c.id))
+                            headings=list(c.headings), chunk_id=c.id, course=self.course_label(i)))
         if self.reranker:
             hits = self.reranker(query, hits)[:k]
         return hits
+
+    def hit_at(self, source: str, anchor: str) -> Hit | None:
+        """The chunk of `source` at `anchor` as a Hit (no scores), or None: a lecture's twin section
+        in the other language is found this way."""
+        if not hasattr(self, "_by_anchor"):
+            self._by_anchor = {(c.source, c.anchor): i for i, c in enumerate(self.chunks)}
+        i = self._by_anchor.get((source, anchor))
+        if i is None:
+            return None
+        c = self.chunks[i]
+        return Hit(text=c.text, source=c.source, section=c.section, anchor=c.anchor, score=0.0, title=c.title,
+                   headings=list(c.headings), chunk_id=c.id, course=self.course_label(i))
+
+    def section_text(self, source: str, section: str) -> str:
+        """The whole text of one section (all its chunks, in order): a homework item's
+        requirements often span several chunks."""
+        return "\n".join(c.text for c in self.chunks if c.source == source and c.section == section)
+
+    def _add_priors(self, query: str, fused: dict[int, float], top: int = 30) -> None:
+        """Query-type priors (index.priors) for the best `top` candidates."""
+        from index.priors import is_usage_page, prior
+
+        courses = self.courses
+        for i in sorted(fused, key=lambda i: -fused[i])[:top]:
+            usage = self._usage.get(i)
+            if usage is None:
+                usage = self._usage[i] = is_usage_page(self.chunks[i].text)
+            fused[i] += prior(query, courses.course_number(i), usage)
 
     def _heading_terms(self, i: int) -> set[str]:
         terms = self._terms_cache.get(i)

@@ -171,6 +171,9 @@ class Settings(BaseSettings):
     )
     ui: bool = Field(True, description="Mount the Chainlit UI at / in the API process.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level of `tutor serve`.")
+    ui_language: str = Field(
+        "", description="Language of the UI's own texts for everyone (e.g. 'ru-RU'); empty: each student's browser "
+                        "language (Russian and English are shipped, see tutor/ui/translations).")
     ui_llm_models: str = Field(
         "", description="Comma-separated models students may pick in the UI's chat settings (besides the default); "
                         "staff and admins may enter any model.")

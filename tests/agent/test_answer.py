@@ -33,3 +33,48 @@ def test_question_language_twin_takes_the_better_rank():
 def test_different_sections_are_not_swapped():
     hits = [hit("corpus/lectures_en/04_cnn.md", "L23-23", EN), hit("corpus/lectures/04_cnn.md", "L40-41", RU)]
     assert prefer_language(hits, "ru") == hits
+
+
+class FakeSections:
+    """Stands in for HybridIndex.section_text/hit_at: the whole section of a homework item and a twin."""
+
+    def __init__(self, sections=None, twins=None):
+        self.sections, self.twins = sections or {}, twins or {}
+
+    def section_text(self, source, section):
+        return self.sections.get((source, section), "")
+
+    def hit_at(self, source, anchor):
+        return self.twins.get((source, anchor))
+
+
+HW = Hit(text="Задание 2 курса 1 выдаётся на занятии 2.", source="corpus/course/homework.md",
+         section="Домашние задания > Домашнее задание 2. CNN на MNIST", anchor="L26-28", score=1.0,
+         headings=["Домашние задания", "Домашнее задание 2. CNN на MNIST"], course="курс 1 «Нейросетевые технологии»")
+
+
+def test_hint_names_the_homework_item_and_asks_about_its_requirements():
+    from tutor.agent.answer import hint_answer
+
+    whole = HW.text + "\n- **исследовать данные**;\n- подобрать гиперпараметры моделей: число эпох, шаг обучения;"
+    text = hint_answer("как сделать дз2, дай код", [HW], "ru", index=FakeSections({(HW.source, HW.section): whole}))
+    assert "«Домашнее задание 2. CNN на MNIST» (курс 1 «Нейросетевые технологии») [1]" in text
+    assert "«исследовать данные»" in text and "«подобрать гиперпараметры моделей»" in text
+    assert "?" in text and "```" not in text
+
+
+def test_extractive_answer_names_the_course_of_a_course_page():
+    from tutor.agent.answer import extractive_answer
+
+    hit_ = Hit(text="Занятие 7 проходит 10 октября и целиком посвящено сегментации изображений, виды сегментации и U-Net.",
+               source="corpus/course/schedule.md", section="Расписание > Занятие 7", anchor="L30-31", score=1.0,
+               headings=["Расписание", "Занятие 7"], course="курс 1 «Нейросетевые технологии»")
+    assert "Курс 1 «Нейросетевые технологии»: " in extractive_answer("когда занятие про сегментацию", [hit_], "ru")
+    assert "Course 1 “Нейросетевые технологии”: " in extractive_answer("when is segmentation", [hit_], "en")
+
+
+def test_a_lecture_found_only_in_the_other_language_is_replaced_by_its_twin():
+    twin = hit("corpus/lectures/04_cnn.md", "L23-23", RU)
+    hits = [hit("corpus/lectures_en/04_cnn.md", "L23-23", EN)]
+    out = prefer_language(hits, "ru", FakeSections(twins={("corpus/lectures/04_cnn.md", "L23-23"): twin}))
+    assert out[0].source == "corpus/lectures/04_cnn.md" and out[0].score == hits[0].score

@@ -1,6 +1,7 @@
-"""Answer eval: course questions (RU/EN) answered by the tutor with its embedded default LLM
-through the whole chat service, on the extractive path (TUTOR_LLM_GENERATIVE=off, see the
-fixture; generative answers of the embedded Qwen are measured separately).
+"""Answer eval: textbook-phrased course questions (RU/EN) answered extractively (no LLM: the
+fallback every generated answer can fall back to) through the whole chat service. The generated
+answers of the embedded LLM are measured on questions written as students write them:
+tests/evals/test_student_eval.py (subset) and bench/answers.py (all).
 
 A case is correct when the answer contains one of its expected facts AND a passage it cites
 comes from one of its expected files (a lecture counts in either language: lectures/ or
@@ -50,7 +51,7 @@ def test_answer_set_is_well_formed():
 
 @pytest.fixture(scope="module")
 def embedded_service(eval_index, tmp_path_factory):
-    """The chat service as `make run` starts it: embedded default LLM, real index."""
+    """The chat service with extractive answers (llm_backend none) and the real index."""
     from sqlalchemy import create_engine
 
     from tutor.agent.service import TutorService
@@ -58,11 +59,7 @@ def embedded_service(eval_index, tmp_path_factory):
     from tutor.settings import Settings
 
     d = tmp_path_factory.mktemp("answer-eval")
-    # Pinned by the llm helper when the default became Qwen2.5-Coder-1.5B (generative): this eval
-    # keeps measuring the extractive answers it was tuned on, with rule routing as before; the
-    # "answers" helper owns measuring generative answers.
-    st = Settings(data_dir=d / "data", llm_generative="off", llm_tool_calling="none")
-    assert st.llm_backend == "llamacpp"  # the embedded default
+    st = Settings(data_dir=d / "data", llm_backend="none")
     return TutorService(st, index=eval_index, threads=ThreadStore(create_engine(f"sqlite:///{d / 'threads.db'}")))
 
 

@@ -91,6 +91,19 @@ class TurnContext:
     def settings(self) -> Settings:
         return self.services.settings
 
+    def writer(self, lang: str):
+        """The chat model when it writes answers in this language (else None: extractive answers)."""
+        if self.chat is not None and self.caps.generative_answers and self.caps.speaks(lang):
+            return self.chat
+        return None
+
+    def normalize(self, text: str):
+        """Student wording read against the index vocabulary (index.wording); None without an index."""
+        try:
+            return self.services.index.normalizer.normalize(text)
+        except Exception:
+            return None
+
     @property
     def can_call_tools(self) -> bool:
         return self.chat is not None and self.caps.can_call_tools

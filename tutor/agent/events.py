@@ -78,11 +78,26 @@ class ArtifactEvent(BaseModel):
 
 class AnswerStyle(str, Enum):
     GENERATIVE = "generative"  # written by the LLM from the passages, checked before it was shown
+    MIXED = "generative+extractive"  # the checked sentences the model wrote, completed by quoted ones
     EXTRACTIVE = "extractive"  # quoted sentences of the passages
     HINT = "hint"  # hint mode: guiding questions, no solution
     NOT_COVERED = "not_covered"  # the materials do not cover it
     OFF_TOPIC = "off_topic"
     REPORT = "report"  # a deterministic report (runs, commands)
+
+
+class DroppedSentence(BaseModel):
+    text: str
+    reason: str
+
+
+class AnswerCheck(BaseModel):
+    """What the support check did with a generated answer (tutor/agent/grounding.py)."""
+
+    reason: str = Field("", description="Why the answer was repaired or replaced ('' when it passed whole).")
+    kept_claims: int = 0
+    dropped: list[DroppedSentence] = Field(default_factory=list)
+    raw: str = Field("", description="What the model wrote, before the check.")
 
 
 class ArtifactInfo(BaseModel):
@@ -161,6 +176,9 @@ class FinalEvent(BaseModel):
     error: str | None = Field(None, description="Error code when the request was not carried out.")
     homework: bool = Field(False, description="Answered as a homework question (hint mode).")
     llm_failed: bool = Field(False, description="The chat model failed and the answer fell back to quoting the passages.")
+    query: str | None = Field(None, description="The standalone question retrieval used (a follow-up rewritten).")
+    check: AnswerCheck | None = None
+    timings: dict[str, float] = Field(default_factory=dict, description="Model timings: first token, first shown, total.")
     job: JobInfo | None = None
     jobs: list[JobInfo] = Field(default_factory=list)
     plans: list[ExperimentPlan] = Field(default_factory=list, description="Planned runs (awaiting confirmation or plan_only).")

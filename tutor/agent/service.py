@@ -32,6 +32,7 @@ CHECKPOINT_TYPES = [("tutor.agent.intents", "Intent"), ("tutor.agent.intents", "
                     ("tutor.agent.events", "ExperimentPlan"), ("tutor.agent.events", "JobInfo"),
                     ("tutor.agent.events", "ArtifactInfo"), ("tutor.agent.events", "ComparisonInfo"),
                     ("tutor.agent.events", "PredictionInfo"), ("tutor.agent.events", "AnswerStyle"),
+                    ("tutor.agent.events", "AnswerCheck"), ("tutor.agent.events", "DroppedSentence"),
                     ("index.search", "Hit")]
 
 
@@ -188,7 +189,8 @@ class TutorService:
             answer_style=values.get("answer_style"), error=values.get("error"), homework=bool(values.get("homework")),
             llm_failed=bool(values.get("llm_failed")), job=job, jobs=values.get("jobs") or [],
             plans=(values.get("plans") or []) if (waiting or plan_only) else [],
-            comparison=values.get("comparison"), prediction=values.get("prediction"))
+            comparison=values.get("comparison"), prediction=values.get("prediction"), query=values.get("query"),
+            check=values.get("check"), timings=values.get("timings") or {})
         await asyncio.to_thread(self._persist, thread_id, message, final)
         yield final
 
@@ -205,7 +207,17 @@ class TutorService:
         yield final
 
     def _history(self, thread_id: str) -> list[tuple[str, str]]:
-        return [(m["role"], m["content"]) for m in self.threads.history(thread_id, limit=6)]
+        """(role, text) of the thread's last question turns, oldest first; a student's message is
+        given as the standalone question it was answered as (stored with the answer), so a chain
+        of follow-ups («а зачем?» after «а как?») stays on its topic."""
+        rows = [m for m in self.threads.history(thread_id, limit=12) if m.get("intent") in (None, "question", "agent")]
+        out = []
+        for i, m in enumerate(rows):
+            text = m["content"]
+            if m["role"] == "user" and i + 1 < len(rows) and rows[i + 1]["role"] == "assistant":
+                text = ((rows[i + 1].get("data") or {}).get("query")) or text
+            out.append((m["role"], text))
+        return out[-6:]
 
     def _persist(self, thread_id: str, message: str, final: FinalEvent) -> None:
         data = final.model_dump(mode="json", exclude={"type", "answer", "sources", "thread_id"})

@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
-from tutor.agent.events import ComparisonInfo, ExperimentPlan, JobInfo, PredictionInfo
+from tutor.agent.events import AnswerCheck, ComparisonInfo, ExperimentPlan, JobInfo, PredictionInfo
 from tutor.agent.intents import Intent
 
 
@@ -19,6 +19,10 @@ class TurnState(TypedDict, total=False):
     attachments: list[dict[str, Any]]
     history: list[tuple[str, str]]  # (role, text) of the thread's last messages
     intent: Intent
+    query: str | None  # the standalone question retrieval used (a follow-up rewritten from the thread)
+    follow_up: bool
+    check: AnswerCheck | None
+    timings: dict[str, float]
     hits: list[Any]
     sources: list[dict[str, Any]]
     answer: str
@@ -45,6 +49,6 @@ def fresh_state(message: str, mode: str, language: str, attachments: list[dict[s
     from langgraph.graph.message import REMOVE_ALL_MESSAGES
 
     return {"message": message, "mode": mode, "language": language, "attachments": attachments, "history": history,
-            "intent": None, "hits": [], "sources": [], "answer": "", "answer_style": None, "error": None,
+            "intent": None, "query": None, "follow_up": False, "check": None, "timings": {}, "hits": [], "sources": [], "answer": "", "answer_style": None, "error": None,
             "homework": False, "llm_failed": False, "plans": [], "approved": None, "next_step": None, "job": None, "jobs": [], "comparison": None,
             "prediction": None, "pending_calls": [], "reports": [], "messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES)], "steps": 0}

@@ -121,15 +121,25 @@ def data_layer():
 
 # ---- starters and settings -----------------------------------------------------------------------
 
+STARTERS = {
+    "ru": [("Объясни, как работает свёртка", "Объясни, как работает свёртка"), ("Обучи CNN на MNIST", "/run cnn smoke"),
+           ("Запусти DQN на CartPole", "Запусти DQN на CartPole"), ("Сравни мои запуски GAN", "/compare gan"),
+           ("Что такое механизм внимания?", "Что такое механизм внимания?")],
+    "en": [("Explain how a convolution works", "Explain how a convolution works"), ("Train a CNN on MNIST", "/run cnn smoke"),
+           ("Run DQN on CartPole", "Run DQN on CartPole"), ("Compare my GAN runs", "/compare gan"),
+           ("What is self-attention?", "What is self-attention in a transformer?")],
+}
+
+
+def ui_language(browser: str | None) -> str:
+    """The tutor's language for a browser language ("en-GB" → en); Russian, the course's
+    language, for anything else."""
+    return "en" if (browser or "").lower().startswith("en") else "ru"
+
+
 @cl.set_starters
 async def starters(user=None, language=None):
-    return [
-        cl.Starter(label="Объясни, как работает свёртка", message="Объясни, как работает свёртка"),
-        cl.Starter(label="Обучи CNN на MNIST", message="/run cnn smoke"),
-        cl.Starter(label="Запусти DQN на CartPole", message="Запусти DQN на CartPole"),
-        cl.Starter(label="Сравни мои запуски GAN", message="/compare gan"),
-        cl.Starter(label="What is a transformer?", message="What is self-attention in a transformer?"),
-    ]
+    return [cl.Starter(label=label, message=message) for label, message in STARTERS[ui_language(language)]]
 
 
 def _is_staff() -> bool:
@@ -186,8 +196,11 @@ def _settings_widgets(values: dict | None = None) -> list:
 
 @cl.on_chat_start
 async def start():
-    cl.user_session.set("language", "ru")
-    settings = await cl.ChatSettings(_settings_widgets()).send()
+    # the student's browser language until they pick one in the settings (the UI's own texts
+    # follow it too: tutor/ui/translations)
+    lang = ui_language(getattr(cl.context.session, "language", None))
+    cl.user_session.set("language", lang)
+    settings = await cl.ChatSettings(_settings_widgets({"language": lang})).send()
     await apply_settings(settings)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -27,10 +28,18 @@ def prepare_app_root(settings) -> Path:
     import re
 
     root = Path(settings.data_dir).resolve() / "ui"
-    (root / ".chainlit").mkdir(parents=True, exist_ok=True)
+    (root / ".chainlit" / "translations").mkdir(parents=True, exist_ok=True)
     config = (HERE / "config.toml").read_text(encoding="utf-8")
     config = re.sub(r"(?m)^allow_origins = .*$", "allow_origins = " + json.dumps(allowed_origins(settings)), config)
+    forced = getattr(settings, "ui_language", "") or ""
+    if re.fullmatch(r"[a-z]{2}(-[A-Z]{2})?", forced):  # one language for every student instead of the browser's
+        config = config.replace('# language = "en-US"', f'language = "{forced}"')
+    elif forced:
+        log.warning("ignoring TUTOR_UI_LANGUAGE=%r: expected a code like ru-RU", forced)
     (root / ".chainlit" / "config.toml").write_text(config, encoding="utf-8")
+    # Chainlit ships no Russian: ours (the other languages Chainlit copies in itself)
+    for f in (HERE / "translations").glob("*.json"):
+        shutil.copyfile(f, root / ".chainlit" / "translations" / f.name)
     (root / "chainlit.md").write_text(
         "# Tutor\n\nПомощник курса по глубокому обучению: ответы по материалам курса со ссылками и настоящие "
         "эксперименты на PyTorch. Наберите /help.\n", encoding="utf-8")

@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 
 from tutor.agent import answer as ans
 from tutor.agent.context import TurnContext
-from tutor.agent.events import AnswerStyle, TokenEvent
+from tutor.agent.events import AnswerCheck, AnswerStyle, DroppedSentence, TokenEvent
 from tutor.agent.state import TurnState
 from tutor.agent.streaming import emit, stream_text
 
@@ -19,46 +19,68 @@ log = logging.getLogger(__name__)
 
 
 async def answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
+    from tutor.agent.generation import AnswerResult, write_answer
+
     ctx = runtime.context
-    q, lang, hits, mode = state["message"], state["language"], state.get("hits") or [], state["mode"]
-    if ans.is_off_topic(hits, q):
-        text = ans.off_topic_answer(lang, ctx.services.topics())
+    message, lang, hits, mode = state["message"], state["language"], state.get("hits") or [], state["mode"]
+    q = state.get("query") or message
+    norm = ctx.normalize(q)
+    topics = ctx.services.topics()
+    if ans.is_off_topic(hits, q, norm):
+        text = ans.off_topic_answer(lang, topics)
         stream_text(text)
         return {"answer": text, "sources": [], "answer_style": AnswerStyle.OFF_TOPIC}
-    if not ans.is_relevant(hits, q):
-        text = ans.not_covered_answer(lang, ctx.services.topics())
+    if not ans.is_relevant(hits, q, norm):
+        text = ans.not_covered_answer(lang, topics)
         stream_text(text)
         return {"answer": text, "sources": [], "answer_style": AnswerStyle.NOT_COVERED}
     hint = mode == "hint" and ans.is_homework(q, hits)
-    embedder = getattr(ctx.services.index, "embedder", None)
-    chat, caps = ctx.chat, ctx.caps
-    if chat is not None and caps.generative_answers and caps.speaks(lang):
-        # room for the answer and the instructions; ~2.5 characters per token in ru/en
-        budget = max(1000, int((caps.context_size - ctx.settings.llm_max_tokens - 400) * 2.5))
-        msgs = ans.generation_messages(q, hits, lang, "hint" if hint else "explain", state.get("history"),
-                                       max_passage_chars=budget)
-        text, failed = "", False
+    index = ctx.services.index
+    embedder = getattr(index, "embedder", None)
+    writer = ctx.writer(lang)
+    if writer is not None:
+        strong = ans.is_strongly_relevant(hits, q, norm)
+        said_not_covered = []
+
+        def fallback(reason: str) -> str:
+            if not strong and not hint and ("do not cover" in reason or "unsupported" in reason
+                                            or reason == "no supported claim"):
+                # the model says the materials do not cover it, or could write nothing they support, and
+                # retrieval agrees only weakly: say so rather than quote loosely related text
+                said_not_covered.append(reason)
+                return ans.not_covered_answer(lang, topics)
+            return ans.hint_answer(q, hits, lang, embedder, index) if hint else ans.extractive_answer(q, hits, lang, embedder)
+
+        asked = message if not state.get("follow_up") else f"{message} ({q})"
+        result = None
         try:
-            async for chunk in chat.astream(msgs):
-                piece = chunk.content if isinstance(chunk.content, str) else ""
-                if piece:
-                    text += piece
-                    if not hint:
-                        emit(TokenEvent(text=piece))
-        except Exception as e:
+            async for item in write_answer(asked, hits, lang, writer, "hint" if hint else "explain",
+                                           state.get("history") or [], bool(state.get("follow_up")), embedder,
+                                           getattr(index, "normalizer", None), fallback,
+                                           min(ctx.settings.llm_max_tokens, 400)):
+                if isinstance(item, AnswerResult):
+                    result = item
+                elif item:
+                    emit(TokenEvent(text=item))
+        except Exception as e:  # the backend broke mid-answer: what was not shown is answered extractively
             log.warning("LLM failed, answering extractively: %s", e)
-            text, failed = "", True
-        if hint and text:
-            text = ans.strip_code(text)
-            stream_text(text)
-        text = ans.drop_unknown_citations(text, len(hits))
-        if text.strip():
-            return {"answer": text, "answer_style": AnswerStyle.HINT if hint else AnswerStyle.GENERATIVE,
-                    "homework": hint}
+            result = None
+        if result is not None:
+            check = AnswerCheck(reason=result.reason, kept_claims=result.kept_claims, raw=result.raw[:2000],
+                                dropped=[DroppedSentence(text=d.text, reason=d.reason) for d in result.dropped])
+            if said_not_covered and result.style == "extractive":
+                return {"answer": result.text, "sources": [], "answer_style": AnswerStyle.NOT_COVERED, "check": check}
+            if result.text.strip():
+                style = AnswerStyle.HINT if hint else AnswerStyle(result.style) if result.style in \
+                    {s.value for s in AnswerStyle} else AnswerStyle.GENERATIVE
+                return {"answer": result.text, "answer_style": style, "homework": hint, "check": check,
+                        "timings": {k: float(v) for k, v in (result.timings or {}).items()
+                                    if isinstance(v, (int, float))}}
+        failed = result is None
     else:
         failed = False
     if hint:
-        text = await asyncio.to_thread(ans.hint_answer, q, hits, lang, embedder)
+        text = await asyncio.to_thread(ans.hint_answer, q, hits, lang, embedder, index)
     else:
         text = await asyncio.to_thread(ans.extractive_answer, q, hits, lang, embedder)
     stream_text(text)

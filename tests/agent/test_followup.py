@@ -1,0 +1,37 @@
+"""tutor.agent.followup: follow-ups are rewritten into standalone questions from the thread."""
+
+from langchain_core.messages import AIMessage
+
+from tests.agent.conftest import scripted
+from tutor.agent.followup import is_follow_up, rule_standalone, standalone_query
+
+THREAD = [("user", "что такое коллапс мод в GAN?"), ("assistant", "Коллапс мод — генератор выдаёт одинаковые образцы [1].")]
+
+
+def test_what_counts_as_a_follow_up():
+    for msg in ["объясни проще", "приведи пример", "а зачем?", "как с ним бороться?", "how do I fix it?", "why?",
+                "а какое дз к нему?"]:
+        assert is_follow_up(msg, THREAD), msg
+    assert not is_follow_up("что такое dropout?", THREAD, course_words=["dropout"])  # a new topic
+    assert not is_follow_up("объясни проще", [])  # nothing to follow
+    assert not is_follow_up("Чем отличается BatchNorm от LayerNorm и когда какой использовать в трансформерах и CNN?",
+                            THREAD)
+
+
+def test_rule_rewrite_keeps_the_topic():
+    assert rule_standalone("объясни проще", THREAD) == THREAD[0][1]
+    assert rule_standalone("как с ним бороться?", THREAD).startswith("что такое коллапс мод в GAN? как с")
+
+
+async def test_llm_rewrite_is_used_when_it_is_a_question_about_the_thread():
+    chat, _ = scripted(AIMessage(content="Как бороться с коллапсом мод в GAN?"))
+    q, how = await standalone_query("как с ним бороться?", THREAD, chat, "ru")
+    assert (q, how) == ("Как бороться с коллапсом мод в GAN?", "llm")
+
+
+async def test_a_bad_llm_rewrite_falls_back_to_the_rule():
+    chat, _ = scripted(AIMessage(content="Тьютор: коллапс мод лечат WGAN [1]"))
+    q, how = await standalone_query("как с ним бороться?", THREAD, chat, "ru")
+    assert how == "rule" and "коллапс мод" in q
+    q, how = await standalone_query("что такое паддинг?", THREAD, chat, "ru", course_words=["паддинг"])
+    assert (q, how) == ("что такое паддинг?", "as_is")

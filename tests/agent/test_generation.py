@@ -1,0 +1,82 @@
+"""tutor.agent.generation: sentences are checked before they are shown; a failed answer is
+repaired or replaced. A scripted chat model stands in for the LLM so that each path is exercised
+deterministically; the real embedded model runs in tests/evals/test_student_eval.py."""
+
+import pytest
+
+from tests.agent.conftest import scripted
+from tutor.agent.generation import AnswerResult, _pop_sentence, answer_messages, excerpts, write_answer
+
+
+@pytest.fixture(scope="module")
+def hits(agent_index):
+    return agent_index.search("Зачем нужен паддинг в свёрточной сети?", 3)
+
+
+async def run(reply, hits, agent_index, lang="ru", mode="explain"):
+    chat, _ = scripted(reply)
+    reasons = []
+
+    def fallback(reason):
+        reasons.append(reason)
+        return "ИЗВЛЕЧЕНО [1]"
+
+    shown, result = [], None
+    async for item in write_answer("Зачем нужен паддинг?", hits, lang, chat, mode, embedder=agent_index.embedder,
+                                   normalizer=agent_index.normalizer, fallback=fallback):
+        if isinstance(item, AnswerResult):
+            result = item
+        else:
+            shown.append(item)
+    return "".join(shown), result, reasons, chat
+
+
+def test_sentence_boundaries():
+    assert _pop_sentence("Шаг 0.5 хорош") == (None, "Шаг 0.5 хорош")
+    assert _pop_sentence("Размер сохраняется. [1] Далее") == ("Размер сохраняется. [1]", " Далее")
+    assert _pop_sentence("1. пункт один\n2.") == ("1. пункт один", "2.")
+    assert _pop_sentence("```python\nx = 1\n") == (None, "```python\nx = 1\n")
+
+
+async def test_supported_answer_streams_whole(hits, agent_index):
+    shown, res, reasons, chat = await run("Паддинг добавляет нули по краям, чтобы размер карты признаков не "
+                                          "уменьшался после свёртки [1]. Хотите пример?", hits, agent_index)
+    assert res.style == "generative" and not res.dropped and not reasons
+    assert shown == res.text and res.text.startswith("Паддинг добавляет нули") and res.text.endswith("пример?")
+    prompt = chat.seen[0][-1].content
+    assert "[1]" in prompt and "Вопрос студента: Зачем нужен паддинг?" in prompt
+
+
+async def test_unsupported_sentence_is_dropped(hits, agent_index):
+    shown, res, _, _ = await run("Паддинг добавляет нули по краям, чтобы размер не уменьшался [1]. Паддинг придумал "
+                                 "Ян Лекун в 1979 году [1].", hits, agent_index)
+    assert "1979" not in shown and shown == res.text and len(res.dropped) == 1 and "1979" in res.dropped[0].reason
+
+
+async def test_nothing_supported_is_replaced_before_anything_is_shown(hits, agent_index):
+    shown, res, reasons, _ = await run("Отличный вопрос! Паддинг в 1979 году ускорил обучение в 40 раз [1].", hits,
+                                       agent_index)
+    assert res.style == "extractive" and shown == "ИЗВЛЕЧЕНО [1]" and "Отличный" not in shown and reasons
+
+
+async def test_wrong_language_and_refusal_are_replaced(hits, agent_index):
+    _, res, reasons, _ = await run("Padding adds zeros around the border so that the feature map keeps its size [1].",
+                                   hits, agent_index)
+    assert res.style == "extractive" and "not in ru" in reasons[0]
+    _, res, reasons, _ = await run("В материалах курса нет информации о паддинге.", hits, agent_index)
+    assert res.style == "extractive" and "do not cover" in reasons[0]
+
+
+async def test_hint_mode_removes_code(hits, agent_index):
+    shown, res, _, _ = await run("Подумайте, что делает паддинг с размером карты признаков [1]? ```python\nx = F.pad(x, 1)\n```",
+                                 hits, agent_index, mode="hint")
+    assert "F.pad" not in shown and "?" in shown
+
+
+def test_prompt_parts(hits, agent_index):
+    ex = excerpts("Зачем нужен паддинг?", hits, "ru", agent_index.embedder)
+    assert len(ex) == len(hits[:3]) and len(ex[0]) <= 420 and "нули" in ex[0]
+    msgs = answer_messages("зачем?", hits, "ru", history=[("user", "что такое паддинг"), ("assistant", "Это нули [1].")],
+                           follow_up=True, embedder=agent_index.embedder)
+    assert [m.type for m in msgs] == ["system", "human", "ai", "human"] and "[1]" not in msgs[2].content
+    assert "продолжение разговора" in msgs[-1].content

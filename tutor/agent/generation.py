@@ -1,0 +1,326 @@
+"""Generative, grounded answers: the LLM explains from short passage excerpts, each
+sentence is checked before the student sees it, and a failed answer is repaired or
+replaced by the extractive one.
+
+    write_answer(...)  →  async iterator of str (text to show, in order) … AnswerResult
+
+Streaming and checking at once: tokens are buffered until a sentence is complete, the
+sentence is checked (grounding.Grounder: citations exist, numbers and terms are in the
+cited passage, no reversed direction), and only then released. A sentence that fails is
+dropped (repair) and logged with its reason. Sentences that claim nothing ("Хороший
+вопрос!") are held back until the first supported claim, so that when no claim passes —
+or the model answers in the wrong language, refuses although retrieval found the topic,
+or the backend fails — nothing has been shown yet and the extractive answer replaces the
+whole reply cleanly. The cost is latency: a sentence appears when its last token is
+generated (~0.5–1 s after its first on 2 cores), not token by token.
+
+Prompt size is what bounds the first token on a CPU: 2 cores process ~90 prompt tokens/s,
+so the passages are excerpts (the sentences of each passage closest to the question,
+~300 characters for [1], less for [2] and [3]) after a fixed system prompt that llama.cpp
+keeps cached between turns.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import AsyncIterator
+
+from index.search import Hit
+from tutor.agent import prompts
+from tutor.agent.grounding import Grounder, SentenceCheck, citations, join_sentences, language_ok, separator
+
+log = logging.getLogger(__name__)
+
+PASSAGES_IN_PROMPT = 3
+EXCERPT_CHARS = (360, 260, 200)  # per passage rank: [1] gets the most room
+HISTORY_TURNS = 4  # messages (2 exchanges) of the thread the model sees
+HISTORY_ANSWER_CHARS = 350
+MAX_ANSWER_TOKENS = 220  # 2-4 sentences; the whole answer's time is mostly these tokens
+GIVE_UP_AFTER_DROPPED = 3  # this many unsupported sentences and none supported: stop and fall back
+
+_ANAPHORA = re.compile(r"^(это|этот|эта|эти|он|она|оно|они|такой|такая|такие|поэтому|this|it|they|these|that|so)\b",
+                       re.IGNORECASE)
+_REFUSAL = re.compile(
+    r"(не (нашёл|нашел|нашла|найдено|содерж|упомина|описыва|говорится|сказано|приводится)|нет (информации|ответа|данных|сведений)|"
+    r"отсутству|не могу ответить|не указан|do(es)? not (contain|mention|cover|say|provide|answer)|no information|"
+    r"not (mentioned|covered|provided|specified|found)|cannot answer|can't answer|don't (have|contain))", re.IGNORECASE)
+
+
+@dataclass
+class AnswerResult:
+    text: str
+    style: str  # "generative" | "extractive" (the fallback) | "hint" variants
+    reason: str = ""  # why the LLM's answer was repaired or replaced ("" when it passed whole)
+    dropped: list[SentenceCheck] = field(default_factory=list)
+    kept_claims: int = 0
+    timings: dict = field(default_factory=dict)  # first_token_s, first_shown_s, total_s, tokens
+    raw: str = ""  # what the model wrote, before the check
+
+
+MIN_SCORE_SHARE = 0.7  # a passage scored below this share of the first one is left out of the prompt
+
+
+def prompt_passages(hits: list[Hit], k: int = PASSAGES_IN_PROMPT) -> list[int]:
+    """0-based indices of the passages the model sees: the first k, skipping a lecture's
+    other-language twin of a passage already chosen (the same text twice costs prompt time)
+    and passages retrieval ranked far below the first (they mislead a small model more than
+    they help it)."""
+    from tutor.agent.answer import twin_source
+
+    chosen: list[int] = []
+    for i, h in enumerate(hits):
+        if len(chosen) == k:
+            break
+        if chosen and hits[0].score > 0 and h.score < MIN_SCORE_SHARE * hits[0].score:
+            continue
+        twin = twin_source(h.source)
+        if twin != h.source and any(hits[j].source == twin and hits[j].anchor == h.anchor for j in chosen):
+            continue
+        chosen.append(i)
+    return chosen
+
+
+def excerpts(question: str, hits: list[Hit], lang: str, embedder=None,
+             chars: tuple[int, ...] = EXCERPT_CHARS) -> list[str]:
+    """For each passage (in the given order), its sentences closest to the question, in the
+    passage's order, within the character budget of its rank."""
+    from tutor.agent.answer import _candidates
+
+    top = hits[:len(chars)]
+    cands, score = _candidates(question, top, lang, embedder)
+    out = []
+    for n, h in enumerate(top, 1):
+        mine = sorted(((float(score[i]), c) for i, c in enumerate(cands) if c[0] == n), key=lambda x: -x[0])
+        picked, used = [], 0
+        for _, (_, pos, s) in mine:
+            if picked and used + len(s) > chars[n - 1]:
+                continue
+            picked.append((pos, s[: chars[n - 1]]))
+            used += len(s)
+        out.append(" ".join(s for _, s in sorted(picked)) or " ".join(h.text.split())[: chars[n - 1]])
+    return out
+
+
+def readable(question: str, normalizer=None) -> str:
+    """The question as the model should read it: chat spellings of question words and slang
+    replaced («кагда дз3» → «когда домашнее задание 3»), transliterated terms glossed
+    («дропаут» → «дропаут (dropout)»). A 1.5B model takes «кагда» for «каждое»."""
+    if normalizer is None:
+        return question
+    n = normalizer.normalize(question)
+    out = n.query
+    for word, fix in n.fixes.items():
+        first = fix.split()[0] if re.search(r"[а-яё]", fix.split()[0], re.I) else None
+        if first and len(fix.split()) <= 3 and re.search(r"[а-яё]", fix, re.I) and not re.search(r"[a-z]", fix, re.I):
+            new = fix  # «кагда» → «когда», «дз» → «домашнее задание»
+        else:
+            new = f"{word} ({fix.split()[0]})"  # «дропаут (dropout)», «лосс (loss)»
+        out = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", new, out, count=1, flags=re.I)
+    return out
+
+
+def answer_messages(question: str, hits: list[Hit], lang: str, mode: str = "explain",
+                    history: list[tuple[str, str]] | None = None, follow_up: bool = False, embedder=None,
+                    course_labels: list[str] | None = None, normalizer=None):
+    """The chat messages of a grounded answer (see prompts.py for why they look so)."""
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    lang = lang if lang in ("ru", "en") else "en"
+    mode = "hint" if mode == "hint" else "explain"
+    from tutor.agent.answer import course_label
+
+    chosen = prompt_passages(hits)
+    top = [hits[i] for i in chosen]
+    texts = excerpts(question, top, lang, embedder)
+    labels = [course_label(c, lang) for c in (course_labels or [h.course for h in hits])]
+    blocks = []
+    for i, h, text in zip(chosen, top, texts):
+        title = h.headings[-1] if h.headings else h.section
+        head = f"[{i + 1}] «{title}»" + (f" ({labels[i]})" if labels[i] else "")
+        blocks.append(f"{head}\n{text}")
+    user = f"{prompts.PASSAGES_HEAD[lang]}\n\n" + "\n\n".join(blocks)
+    user += f"\n\n{prompts.QUESTION_HEAD[lang]} {readable(question, normalizer)}\n\n{prompts.ANSWER_TAIL[(lang, mode)]}"
+    from tutor.agent.router import detect_language
+
+    if any(detect_language(t) != lang for t in texts):
+        user += " " + prompts.TRANSLATE_NOTE[lang]
+    if len({labels[i] for i in chosen if labels[i]}) > 1:
+        user += " " + prompts.COURSE_NOTE[lang]
+    if follow_up and history:
+        user += " " + prompts.FOLLOW_UP_TAIL[lang]
+    msgs = [SystemMessage(content=prompts.ANSWER_SYSTEM[(lang, mode)])]
+    for role, text in (history or [])[-HISTORY_TURNS:]:
+        text = re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", text)  # old citations point at old sources
+        if role == "user":
+            msgs.append(HumanMessage(content=text))
+        else:
+            msgs.append(AIMessage(content=text[:HISTORY_ANSWER_CHARS]))
+    msgs.append(HumanMessage(content=user))
+    return msgs
+
+
+_END = re.compile(r"[.!?…](?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*[.,;]?(?=[ \t]+[^\s\[])")
+_BARE_MARKER = re.compile(r"^\s*(\d+|[a-zа-я])[.)]$|^\s*([-*•])$", re.I)
+
+
+def _pop_sentence(buffer: str) -> tuple[str | None, str]:
+    """(a complete sentence or line, the rest); None while the sentence goes on. A full stop
+    inside a number ("0.5"), after a list number ("1. …") or before a citation ("… размер. [1]")
+    does not end it; an open code block is kept whole until it closes."""
+    if buffer.lstrip().startswith("```"):
+        start = buffer.find("```")
+        end = buffer.find("```", start + 3)
+        if end == -1:
+            return None, buffer
+        return buffer[: end + 3].strip(), buffer[end + 3:]
+    nl = buffer.find("\n")
+    for m in _END.finditer(buffer):
+        if nl != -1 and m.end() > nl:
+            break
+        sent = buffer[: m.end()].strip()
+        if _BARE_MARKER.match(sent):
+            continue
+        return sent, buffer[m.end():]
+    if nl != -1:
+        line = buffer[:nl].strip()
+        rest = buffer[nl:].lstrip("\n")
+        if "```" in line:  # a code block starts on this line: wait for it to close
+            return (None, buffer) if buffer.count("```") % 2 else (buffer.strip(), "")
+        return (line or None), rest if line else rest
+    return None, buffer
+
+
+def is_refusal(sentence: str) -> bool:
+    return bool(_REFUSAL.search(sentence))
+
+
+async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: str = "explain",
+                       history: list[tuple[str, str]] | None = None, follow_up: bool = False, embedder=None,
+                       normalizer=None, fallback=None, max_tokens: int = MAX_ANSWER_TOKENS,
+                       course_labels: list[str] | None = None) -> AsyncIterator[str | AnswerResult]:
+    """Yield the text to show as it passes the checks, then one AnswerResult.
+    `fallback(reason)` returns the answer that replaces the LLM's (the extractive one), called only then."""
+    t0 = time.perf_counter()
+    timings: dict = {}
+    msgs = answer_messages(question, hits, lang, mode, history, follow_up, embedder, course_labels, normalizer)
+    grounder = Grounder(hits, lang, embedder, normalizer)
+    buffer, held, shown, raw = "", [], [], ""
+    dropped: list[SentenceCheck] = []
+    kept_claims, tokens = 0, 0
+    reason = ""
+    last: list = [None]
+
+    def release(check: SentenceCheck):
+        nonlocal kept_claims
+        if check.claim and check.supported and dropped and dropped[-1] is last[0] and _ANAPHORA.match(check.text):
+            # «Это позволяет …» right after a removed sentence speaks of what was removed
+            check.supported, check.reason = False, "refers to a removed sentence"
+        last[0] = check
+        if check.claim and check.supported:
+            if is_refusal(check.text):
+                dropped.append(check)
+                return []
+            kept_claims += 1
+            out = held + [check.text]
+            held.clear()
+            shown.extend(out)
+            return out
+        if check.claim:  # unsupported: dropped, never shown
+            dropped.append(check)
+            log.info("answer sentence dropped (%s): %s", check.reason, check.text[:200])
+            return []
+        if kept_claims or mode == "hint":  # in a hint the guiding questions are the content
+            shown.extend(held + [check.text])
+            out = held + [check.text]
+            held.clear()
+            return out
+        held.append(check.text)
+        return []
+
+    emitted = []
+
+    def emit(parts: list[str]) -> str:
+        if not timings.get("first_shown_s") and parts:
+            timings["first_shown_s"] = round(time.perf_counter() - t0, 3)
+        out = ""
+        for p in parts:
+            out += (separator(emitted[-1], p) if emitted else "") + p
+            emitted.append(p)
+        return out
+
+    try:
+        async for chunk in chat.astream(msgs, max_tokens=max_tokens):
+            piece = chunk.content if isinstance(chunk.content, str) else ""
+            if not piece:
+                continue
+            if "first_token_s" not in timings:
+                timings["first_token_s"] = round(time.perf_counter() - t0, 3)
+            tokens += 1
+            raw += piece
+            buffer += piece
+            if len(raw) >= 80 and not shown and not language_ok(raw, lang):
+                reason = f"answer not in {lang}"
+                break
+            while True:
+                sent, buffer = _pop_sentence(buffer)
+                if sent is None:
+                    break
+                out = release(grounder.check(sent))
+                if out and mode != "hint":
+                    yield emit(out)
+            if not kept_claims and len(dropped) >= GIVE_UP_AFTER_DROPPED:
+                reason = f"{len(dropped)} unsupported sentences before any supported one"
+                break
+        if not reason and buffer.strip():
+            out = release(grounder.check(buffer.strip()))
+            if out and mode != "hint":
+                yield emit(out)
+    except Exception as e:  # a backend failure mid-answer: what passed stays, else the fallback
+        log.warning("LLM failed while answering: %s", e)
+        reason = reason or f"LLM error: {type(e).__name__}"
+    timings.update(total_s=round(time.perf_counter() - t0, 3), tokens=tokens)
+    if not reason and not kept_claims:
+        reason = ("the model said the materials do not cover it" if dropped and all(is_refusal(d.text) for d in dropped)
+                  else "no supported claim" if dropped else "empty answer")
+    if not reason and len(dropped) > kept_claims:
+        reason = f"{len(dropped)} of {len(dropped) + kept_claims} claims unsupported"  # repaired, but mostly wrong
+    if mode == "hint" and shown:  # hints are shown whole: code is removed from the full reply first
+        from tutor.agent.answer import strip_code
+
+        hint = strip_code(join_sentences(shown))
+        if not hint:
+            reason = reason or "not a hint (no guiding question, no citation, or only code)"
+            kept_claims, shown = 0, []
+        else:
+            shown = [hint]
+            if not reason or "claims unsupported" in reason or reason in ("no supported claim", "empty answer"):
+                reason = ""  # a hint asks more than it claims: its questions and pointers are the answer
+                kept_claims = max(kept_claims, len(dropped) + 1)
+    if reason and (not kept_claims or len(dropped) > kept_claims):
+        log.info("generated answer replaced by the extractive one: %s", reason)
+        extractive = fallback(reason) if fallback else ""
+        if not shown or mode == "hint":
+            yield extractive
+            yield AnswerResult(text=extractive, style="extractive", reason=reason, dropped=dropped, timings=timings,
+                               raw=raw)
+            return
+        # sentences already shown stay; the extractive quotes follow them
+        yield "\n\n" + extractive
+        yield AnswerResult(text=join_sentences(shown) + "\n\n" + extractive, style="generative+extractive",
+                           reason=reason, dropped=dropped, kept_claims=kept_claims, timings=timings, raw=raw)
+        return
+    text = join_sentences(shown)
+    if mode == "hint":
+        yield text
+    if dropped:
+        reason = reason or f"{len(dropped)} unsupported sentence(s) removed"
+        log.info("generated answer repaired: %s", reason)
+    yield AnswerResult(text=text, style="generative", reason=reason, dropped=dropped, kept_claims=kept_claims,
+                       timings=timings, raw=raw)
+
+
+def cited_numbers(text: str) -> set[int]:
+    return set(citations(text))
