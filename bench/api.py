@@ -130,7 +130,7 @@ async def ask(http: httpx.AsyncClient, thread: str, lang: str, question: str) ->
     if final is None:
         return {"lang": lang, "error": "no final event"}
     return {"lang": lang, "ttft_s": ttft, "sources_s": sources, "latency_s": time.perf_counter() - t0,
-            "style": (final.get("data") or {}).get("answer_style") or final.get("intent"),
+            "style": final.get("answer_style") or final.get("intent"),
             "chars": len(final.get("answer") or "")}
 
 
