@@ -178,8 +178,14 @@ class Vocabulary:
         self.terms: set[str] = set()
         self.stem_df: Counter[str] = Counter()  # in how many texts a stem occurs
         self.n_texts = 0
+        # which languages the materials are written in: a word of a language they lack (an English
+        # question about Russian-only notes) is not "unknown to the materials", just untranslated
+        self.prose_ru = self.prose_en = 0
         for t in texts:
             words = [m.group(0) for m in _WORD.finditer(t.lower().replace("ё", "е"))]
+            cyr, lat = len(_CYR.findall(t)), len(re.findall(r"[A-Za-z]", t))
+            self.prose_ru += cyr > 2 * lat
+            self.prose_en += lat > 2 * cyr
             self.counts.update(words)
             self.stem_df.update({_stem(w) for w in words})
             self.n_texts += 1
@@ -270,7 +276,8 @@ class Normalizer:
                     out.course_words.append(word)
                     continue
             fixed = v.closest(word) if len(word) >= 5 else None
-            if not fixed and len(word) >= 4 and not word.isdigit():
+            written = getattr(v, "prose_ru" if _CYR.search(word) else "prose_en", 1)
+            if not fixed and len(word) >= 4 and not word.isdigit() and written:
                 out.unknown.append(word)
             if len(word) >= 5:
                 if fixed:
