@@ -55,7 +55,14 @@ class TutorClient:
                 yield json.loads("\n".join(data))
 
     async def artifact(self, job_id: str, name: str) -> bytes:
-        r = await self.http.get(f"/v1/jobs/{job_id}/artifacts/{name}")
+        return await self.download(f"/v1/jobs/{job_id}/artifacts/{name}")
+
+    async def download(self, url: str) -> bytes:
+        """A file the tutor's events name by URL (a job's plot, a pretrained model's drawing); only
+        URLs of this API are followed."""
+        if not url.startswith("/v1/"):
+            raise TutorAPIError(f"not a tutor API URL: {url[:80]}", 400, "bad_url")
+        r = await self.http.get(url)
         if r.status_code != 200:
             raise api_error(r)
         return r.content
@@ -157,7 +164,7 @@ async def converse(client: TutorClient, platform: Platform, thread_id: str, user
     lang = language(text)
     status_handle = None
     last_edit = 0.0
-    photos: list[tuple[str, str]] = []
+    photos: list[tuple[str, str]] = []  # (URL, name)
     final = None
     if platform.typing is not None:
         try:
@@ -174,8 +181,8 @@ async def converse(client: TutorClient, platform: Platform, thread_id: str, user
                 if now - last_edit >= edit_interval_s:  # platforms rate-limit edits
                     await platform.edit_text(status_handle, progress_text(ev))
                     last_edit = now
-            elif t == "artifact" and ev.get("kind") == "image" and ev.get("job_id"):
-                photos.append((ev["job_id"], ev["name"]))
+            elif t == "artifact" and ev.get("kind") == "image" and (ev.get("job_id") or ev.get("url")):
+                photos.append((ev.get("url") or f"/v1/jobs/{ev['job_id']}/artifacts/{ev['name']}", ev["name"]))
             elif t == "final":
                 final = ev
     except (TutorAPIError, httpx.HTTPError) as e:
@@ -199,12 +206,12 @@ async def converse(client: TutorClient, platform: Platform, thread_id: str, user
     for part in split_message(answer, platform.limit, platform.length):
         await platform.send_text(part)
     seen = set()
-    for job_id, name in photos:
-        if name in seen or not name.lower().endswith(".png"):
+    for url, name in photos:
+        if url in seen or not name.lower().endswith((".png", ".jpg", ".jpeg")):
             continue
-        seen.add(name)
+        seen.add(url)
         try:
-            await platform.send_photo(await client.artifact(job_id, name), name, name)
+            await platform.send_photo(await client.download(url), name, name)
         except (TutorAPIError, httpx.HTTPError) as e:
-            log.warning("artifact %s/%s not sent: %s", job_id, name, e)
+            log.warning("image %s not sent: %s", url, e)
     return answer
