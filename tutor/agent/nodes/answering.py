@@ -29,7 +29,16 @@ async def answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
         text = ans.not_covered_answer(lang, ctx.services.topics())
         stream_text(text)
         return {"answer": text, "sources": [], "answer_style": AnswerStyle.NOT_COVERED}
-    hint = mode == "hint" and ans.is_homework(q, hits)
+    # courses: a homework item of the course before its deadline is answered with hints, whatever the mode
+    item = await asyncio.to_thread(ctx.homework_item, q, hits)
+    hint = item is not None or (mode == "hint" and ans.is_homework(q, hits))
+    note = ""
+    if item is not None:
+        from tutor.courses.policy import hint_note
+
+        note = hint_note(item, lang)
+        stream_text(note)
+    done = {"homework_item": item.id if item is not None else None}
     embedder = getattr(ctx.services.index, "embedder", None)
     chat, caps = ctx.chat, ctx.caps
     if chat is not None and caps.generative_answers and caps.speaks(lang):
@@ -53,8 +62,8 @@ async def answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
             stream_text(text)
         text = ans.drop_unknown_citations(text, len(hits))
         if text.strip():
-            return {"answer": text, "answer_style": AnswerStyle.HINT if hint else AnswerStyle.GENERATIVE,
-                    "homework": hint}
+            return {"answer": note + text, "answer_style": AnswerStyle.HINT if hint else AnswerStyle.GENERATIVE,
+                    "homework": hint, **done}
     else:
         failed = False
     if hint:
@@ -62,5 +71,5 @@ async def answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     else:
         text = await asyncio.to_thread(ans.extractive_answer, q, hits, lang, embedder)
     stream_text(text)
-    return {"answer": text, "answer_style": AnswerStyle.HINT if hint else AnswerStyle.EXTRACTIVE, "homework": hint,
-            "llm_failed": failed}
+    return {"answer": note + text, "answer_style": AnswerStyle.HINT if hint else AnswerStyle.EXTRACTIVE, "homework": hint,
+            "llm_failed": failed, **done}
