@@ -25,4 +25,5 @@ def course_command(ctx, arg: str, lang: str) -> tuple[str, str | None]:
     if target is None:
         return say("course_unknown", lang, course=wanted[:40]), "course_not_found"
     ctx.services.threads.update(ctx.thread_id, course=target.id)
+    ctx.course, ctx._policy = target.id, None  # the turn's final event names the chat's new course
     return say("course_set", lang, name=target.name, course=target.id), None

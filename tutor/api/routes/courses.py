@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi import Path as Path_
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -73,6 +73,20 @@ def _member(request: Request, principal, course_id: str):
             or courses.may_manage(principal.role, principal.course, course_id)):
         raise NotAllowed(f"course {course_id} is visible to its members only")
     return courses.get(course_id)
+
+
+def managed_course(course_id: CourseId, request: Request, principal: PrincipalDep):
+    """A dependency: resolved before the body is read or validated, so a caller who may not manage
+    the course gets 403 whatever it sent."""
+    return _manage(request, principal, course_id)
+
+
+def member_course(course_id: CourseId, request: Request, principal: PrincipalDep):
+    return _member(request, principal, course_id)
+
+
+ManagedDep = Annotated[Any, Depends(managed_course)]
+MemberDep = Annotated[Any, Depends(member_course)]
 
 
 def _materials(request: Request):
@@ -143,8 +157,7 @@ async def list_courses(request: Request, principal: PrincipalDep) -> dict:
 
 
 @router.get("/courses/{course_id}", responses=STAFF_ERRORS, summary="One course (its members)")
-async def get_course(course_id: CourseId, request: Request, principal: PrincipalDep) -> dict:
-    course = await asyncio.to_thread(_member, request, principal, course_id)
+async def get_course(course: MemberDep, course_id: CourseId, request: Request, principal: PrincipalDep) -> dict:
     courses = courses_of(request)
     full = courses.may_manage(principal.role, principal.course, course_id)
     out = _course_json(course, full)
@@ -154,8 +167,7 @@ async def get_course(course_id: CourseId, request: Request, principal: Principal
 
 
 @router.patch("/courses/{course_id}", responses=STAFF_ERRORS, summary="Change a course's name or settings (staff)")
-async def update_course(course_id: CourseId, body: CourseUpdate, request: Request, principal: PrincipalDep) -> dict:
-    await asyncio.to_thread(_manage, request, principal, course_id)
+async def update_course(course: ManagedDep, course_id: CourseId, body: CourseUpdate, request: Request, principal: PrincipalDep) -> dict:
     courses = courses_of(request)
     course = await asyncio.to_thread(courses.update, course_id, body.name, body.settings)
     await asyncio.to_thread(courses.log, course_id, principal.name, "update_course", None,
@@ -187,9 +199,8 @@ async def me(request: Request, principal: PrincipalDep,
              description="Multipart `file`: md, txt, pdf, ipynb, html, or a zip of them. Answers 202 with the "
                          "material (status `queued`); it becomes `ready` (searchable by the course's students) or "
                          "`failed` with the reason, usually within seconds. File names are unique in a course.")
-async def upload_material(course_id: CourseId, request: Request, principal: PrincipalDep,
+async def upload_material(course: ManagedDep, course_id: CourseId, request: Request, principal: PrincipalDep,
                           file: Annotated[UploadFile, File(description="The material file or a zip of them.")]) -> dict:
-    await asyncio.to_thread(_manage, request, principal, course_id)
     tmp = await _save_upload(request, file)
     try:
         record = await asyncio.to_thread(_materials(request).add, course_id, file.filename or "", tmp, principal.name)
@@ -201,23 +212,20 @@ async def upload_material(course_id: CourseId, request: Request, principal: Prin
 
 
 @router.get("/courses/{course_id}/materials", responses=STAFF_ERRORS, summary="A course's materials and index status")
-async def list_materials(course_id: CourseId, request: Request, principal: PrincipalDep) -> dict:
-    await asyncio.to_thread(_manage, request, principal, course_id)
+async def list_materials(course: ManagedDep, course_id: CourseId, request: Request, principal: PrincipalDep) -> dict:
     rows = await asyncio.to_thread(_materials(request).list, course_id)
     return {"total": len(rows), "items": rows}
 
 
 @router.get("/courses/{course_id}/materials/{material_id}", responses=STAFF_ERRORS, summary="One material")
-async def get_material(course_id: CourseId, material_id: MaterialId, request: Request, principal: PrincipalDep) -> dict:
-    await asyncio.to_thread(_manage, request, principal, course_id)
+async def get_material(course: ManagedDep, course_id: CourseId, material_id: MaterialId, request: Request, principal: PrincipalDep) -> dict:
     return await asyncio.to_thread(_materials(request).get, course_id, material_id)
 
 
 @router.put("/courses/{course_id}/materials/{material_id}", status_code=202, responses={**STAFF_ERRORS, 409: ERRORS[422]},
             summary="Replace a material's file(s) (staff): indexed again in the background")
-async def replace_material(course_id: CourseId, material_id: MaterialId, request: Request, principal: PrincipalDep,
+async def replace_material(course: ManagedDep, course_id: CourseId, material_id: MaterialId, request: Request, principal: PrincipalDep,
                            file: Annotated[UploadFile, File(description="The new file or zip.")]) -> dict:
-    await asyncio.to_thread(_manage, request, principal, course_id)
     await asyncio.to_thread(_materials(request).get, course_id, material_id)  # 404 before reading the body
     tmp = await _save_upload(request, file)
     try:
@@ -232,8 +240,7 @@ async def replace_material(course_id: CourseId, material_id: MaterialId, request
 
 @router.delete("/courses/{course_id}/materials/{material_id}", responses=STAFF_ERRORS,
                summary="Delete a material (staff): it leaves the course's index")
-async def delete_material(course_id: CourseId, material_id: MaterialId, request: Request, principal: PrincipalDep) -> dict:
-    await asyncio.to_thread(_manage, request, principal, course_id)
+async def delete_material(course: ManagedDep, course_id: CourseId, material_id: MaterialId, request: Request, principal: PrincipalDep) -> dict:
     await asyncio.to_thread(_materials(request).remove, course_id, material_id)
     await asyncio.to_thread(courses_of(request).log, course_id, principal.name, "delete_material", material_id)
     return {"deleted": material_id}
@@ -242,8 +249,7 @@ async def delete_material(course_id: CourseId, material_id: MaterialId, request:
 # ---- homework -------------------------------------------------------------------------------------
 
 @router.get("/courses/{course_id}/homework", responses=STAFF_ERRORS, summary="Homework items and deadlines (members)")
-async def list_homework(course_id: CourseId, request: Request, principal: PrincipalDep) -> dict:
-    await asyncio.to_thread(_member, request, principal, course_id)
+async def list_homework(course: MemberDep, course_id: CourseId, request: Request, principal: PrincipalDep) -> dict:
     policy = await asyncio.to_thread(courses_of(request).policy, course_id, principal.name)
     manager = courses_of(request).may_manage(principal.role, principal.course, course_id)
     items = [i.to_json() for i in policy.items]
@@ -256,8 +262,7 @@ async def list_homework(course_id: CourseId, request: Request, principal: Princi
              summary="Add or change a homework item (staff)",
              description="Until the deadline, questions matching the item are answered in hint mode and its graded "
                          "configuration (tool + config values) is not run; after it, explanations are available.")
-async def put_homework(course_id: CourseId, body: ItemInput, request: Request, principal: PrincipalDep) -> dict:
-    await asyncio.to_thread(_manage, request, principal, course_id)
+async def put_homework(course: ManagedDep, course_id: CourseId, body: ItemInput, request: Request, principal: PrincipalDep) -> dict:
     try:
         row = body.row()
     except ValueError as e:
@@ -270,10 +275,9 @@ async def put_homework(course_id: CourseId, body: ItemInput, request: Request, p
 
 
 @router.delete("/courses/{course_id}/homework/{item_id}", responses=STAFF_ERRORS, summary="Remove a homework item (staff)")
-async def delete_homework(course_id: CourseId, item_id: ItemId, request: Request, principal: PrincipalDep) -> dict:
+async def delete_homework(course: ManagedDep, course_id: CourseId, item_id: ItemId, request: Request, principal: PrincipalDep) -> dict:
     from tutor.courses import ItemNotFound
 
-    await asyncio.to_thread(_manage, request, principal, course_id)
     courses = courses_of(request)
     if not await asyncio.to_thread(courses.store.delete_item, course_id, item_id):
         raise ItemNotFound(f"no homework item '{item_id}' in course {course_id}")
@@ -290,21 +294,19 @@ Days = Annotated[int, Query(ge=1, le=3650, description="The period: the last N d
             description="Aggregates: questions per day, topics by lecture, 'not found' and thumbs-down answers with "
                         "their questions (no names; `conversation` is a reference), runs, failures by reason, "
                         "minutes per student this week against the budget, homework items.")
-async def course_stats(course_id: CourseId, request: Request, principal: PrincipalDep, days: Days = 30) -> dict:
-    await asyncio.to_thread(_manage, request, principal, course_id)
+async def course_stats(course: ManagedDep, course_id: CourseId, request: Request, principal: PrincipalDep, days: Days = 30) -> dict:
     return await asyncio.to_thread(_stats(request).summary, course_id, days)
 
 
 @router.get("/courses/{course_id}/stats/export", responses={**STAFF_ERRORS, 200: {
     "content": {"text/csv": {}, "application/x-ndjson": {}}, "description": "The table as CSV or JSON Lines."}},
     response_class=PlainTextResponse, summary="One table of the stats as CSV or JSONL (staff)")
-async def export_stats(course_id: CourseId, request: Request, principal: PrincipalDep,
+async def export_stats(course: ManagedDep, course_id: CourseId, request: Request, principal: PrincipalDep,
                        table: Annotated[Literal["questions", "per_day", "topics", "not_found", "feedback", "runs",
                                                 "failures", "usage"], Query()] = "questions",
                        format: Annotated[Literal["csv", "jsonl"], Query()] = "csv", days: Days = 30):
     from tutor.courses.stats import to_csv, to_jsonl
 
-    await asyncio.to_thread(_manage, request, principal, course_id)
     rows = await asyncio.to_thread(_stats(request).table, course_id, table, days)
     await asyncio.to_thread(courses_of(request).log, course_id, principal.name, "export", table, {"format": format})
     body, mime = (to_csv(rows), "text/csv; charset=utf-8") if format == "csv" else \
@@ -315,17 +317,15 @@ async def export_stats(course_id: CourseId, request: Request, principal: Princip
 
 @router.get("/courses/{course_id}/conversations", responses=STAFF_ERRORS,
             summary="Conversations as references with counts (staff; no names)")
-async def list_conversations(course_id: CourseId, request: Request, principal: PrincipalDep, days: Days = 30) -> dict:
-    await asyncio.to_thread(_manage, request, principal, course_id)
+async def list_conversations(course: ManagedDep, course_id: CourseId, request: Request, principal: PrincipalDep, days: Days = 30) -> dict:
     return {"items": await asyncio.to_thread(_stats(request).conversations, course_id, days)}
 
 
 @router.get("/courses/{course_id}/conversations/{ref}", responses=STAFF_ERRORS,
             summary="Open one student's conversation (staff; logged in the course's audit)")
-async def open_conversation(course_id: CourseId, ref: Annotated[str, Path_(pattern=r"^[0-9a-f]{16}$")],
+async def open_conversation(course: ManagedDep, course_id: CourseId, ref: Annotated[str, Path_(pattern=r"^[0-9a-f]{16}$")],
                             request: Request, principal: PrincipalDep,
                             format: Annotated[Literal["json", "jsonl"], Query()] = "json"):
-    await asyncio.to_thread(_manage, request, principal, course_id)
     conv = await asyncio.to_thread(_stats(request).conversation, course_id, ref)
     await asyncio.to_thread(courses_of(request).log, course_id, principal.name, "open_conversation", ref,
                             {"owner": conv["owner"], "format": format})
@@ -337,8 +337,7 @@ async def open_conversation(course_id: CourseId, ref: Annotated[str, Path_(patte
 
 
 @router.get("/courses/{course_id}/audit", responses=STAFF_ERRORS, summary="Who did what in the course (staff)")
-async def course_audit(course_id: CourseId, request: Request, principal: PrincipalDep) -> dict:
-    await asyncio.to_thread(_manage, request, principal, course_id)
+async def course_audit(course: ManagedDep, course_id: CourseId, request: Request, principal: PrincipalDep) -> dict:
     return {"items": await asyncio.to_thread(courses_of(request).store.audit, course_id)}
 
 
