@@ -39,8 +39,8 @@ def test_hints_before_the_deadline_explanations_after(as_):
     assert ans["homework"] and ans["homework_item"] == "hw-gan" and ans["answer_style"] == "hint", ans
     assert "ДЗ 5: GAN" in ans["answer"] and "подсказки" in ans["answer"]
     assert ans["mode"] == "explain"  # the student's own setting is kept; only this answer is a hint
-    en = chat(alice, "How do I do the дз по ган homework? Give me the code", "hw-1e")
-    assert en["homework_item"] == "hw-gan" and "```" not in en["answer"]
+    en = chat(alice, "How do I do the GAN homework (дз gan)? Explain the generator, give me the code", "hw-1e")
+    assert en["homework_item"] == "hw-gan" and "hints only" in en["answer"] and "```" not in en["answer"], en
 
     # past deadline: the explanation is available again
     past = chat(alice, "Как сделать дз по RNN? Объясни, как работает LSTM", "hw-2", mode="explain")

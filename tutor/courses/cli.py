@@ -241,8 +241,7 @@ def cmd_materials_list(a) -> int:
 def cmd_materials_remove(a) -> int:
     def go():
         svc = _services()
-        svc.materials.remove(a.id, a.material_id)
-        svc.materials.reindex(a.id)
+        svc.materials.remove(a.id, a.material_id)  # and the course's index without it
         print(f"removed {a.material_id}")
         return 0
 

@@ -241,7 +241,11 @@ class MaterialService:
                 os.rename(folder, trash)
                 shutil.rmtree(trash, ignore_errors=True)
             self.store.delete_material(course_id, material_id)
-        self._changed(course_id)
+            waiting = self.store.materials(course_id, status=("queued", "indexing"))
+        if self.indexer is not None and waiting:
+            self._changed(course_id)  # the background build that embeds those drops this one too
+        else:
+            self.reindex(course_id)  # nothing to embed: the index without its chunks, at once
 
     # ---- queries -----------------------------------------------------------------------------------
     def get_row(self, course_id: str, material_id: str) -> dict[str, Any]:
@@ -326,15 +330,13 @@ class MaterialService:
 
     def _embedder(self, embedder) -> tuple[str, Any]:
         """The shared index's embedder (the course index must be searchable with the same query
-        vector), else the configured one."""
+        vector), else its name: the builder loads it only if there is something new to embed."""
         if embedder is not None:
             return embedder.name, embedder
         from index.builder import read_manifest
-        from index.embeddings import make_embedder
 
         shared = read_manifest(Path(self.settings.index_dir))
-        name = (shared or {}).get("embedder") or self.settings.embedder
-        return name, make_embedder(name)
+        return (shared or {}).get("embedder") or self.settings.embedder, None
 
 
 class MaterialIndexer:
