@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "index.cli",
     "tutor.jobs.cli",
     "tutor.datasets.cli",
+    "tutor.courses.cli",
     "tutor.agent.cli",
     "tutor.api.cli",
     "tutor.bots.cli",

@@ -180,6 +180,22 @@ class Settings(BaseSettings):
     oauth_allowed_domains: str = Field(
         "", description="Comma-separated e-mail domains allowed to log in to the UI through OAuth (empty: any).")
 
+    # ---- courses (tutor/courses) ------------------------------------------------------------
+    demo_course_id: str = Field(
+        "demo", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+        description="The course created by the default install: its materials are the project's corpus (the default "
+                    "index); keys and UI users without a course belong to it.")
+    demo_course_name: str = Field("Глубокое обучение (демо-курс)", min_length=1, max_length=200,
+                                  description="Name of the demo course.")
+    course_private_sources: list[str] = Field(
+        default_factory=lambda: ["corpus/course/"],
+        description="Source prefixes of the default index that are the demo course's own handbook (dates, homework, "
+                    "grading): other courses search the rest of the default index as shared material, not these.")
+    max_material_bytes: int = Field(50_000_000, ge=1024, description="Largest course material upload (413 above).")
+    max_material_unpacked_bytes: int = Field(
+        200_000_000, ge=1024, description="Largest total uncompressed size of a zip of course materials.")
+    max_material_files: int = Field(500, ge=1, le=100_000, description="Most files in a zip of course materials.")
+
     # ---- bots (thin clients of the HTTP API) ---------------------------------------------
     bot_api_url: str = Field("http://127.0.0.1:8000", description="Tutor API the bots talk to.")
     bot_api_key: str | None = Field(None, description="API key (role bot) the bots use.")

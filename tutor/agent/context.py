@@ -22,6 +22,7 @@ class Services:
     def __init__(self, settings: Settings, index=None, jobs=None, llm=None, threads=None) -> None:
         self.settings = settings
         self._index, self._jobs, self._llm, self._threads = index, jobs, llm, threads
+        self._courses = self._materials = self._course_indexes = None
 
     @property
     def index(self):
@@ -49,6 +50,35 @@ class Services:
 
             self._threads = ThreadStore(get_engine(self.settings))
         return self._threads
+
+    # ---- courses (tutor/courses) ------------------------------------------------------------------
+    @property
+    def courses(self):
+        """CourseService: courses, settings, membership, homework policy."""
+        if self._courses is None:
+            from tutor.courses.service import CourseService
+            from tutor.db import get_engine
+
+            self._courses = CourseService(self.settings, get_engine(self.settings))
+        return self._courses
+
+    @property
+    def materials(self):
+        """MaterialService: a course's uploaded materials and their index."""
+        if self._materials is None:
+            from tutor.courses.materials import MaterialService
+
+            self._materials = MaterialService(self.settings, self.courses)
+        return self._materials
+
+    def index_for(self, course: str | None):
+        """The course's searcher: the shared index fused with the course's own (tutor/courses/search.py),
+        cached per course and reloaded when its materials change."""
+        if self._course_indexes is None:
+            from tutor.courses.search import CourseIndexes
+
+            self._course_indexes = CourseIndexes(self.settings, lambda: self.index, self.materials.index_dir)
+        return self._course_indexes.for_course(course)
 
     @property
     def llm(self) -> tuple[Any, LLMCapabilities]:
@@ -86,6 +116,29 @@ class TurnContext:
     chat: Any = None  # the chat model of this turn (None: extractive answers, rules only)
     caps: LLMCapabilities = field(default_factory=lambda: NO_LLM)
     plan_only: bool = False
+    course: str | None = None  # the course of this turn (tutor/courses); None: no course rules
+    course_bound: bool = False  # the account belongs to that course: /course cannot switch it
+    _policy: Any = None
+
+    @property
+    def index(self):
+        """The retrieval index of this turn's course (the shared one without a course)."""
+        return self.services.index_for(self.course) if self.course else self.services.index
+
+    @property
+    def policy(self):
+        """The course's rules for this student (homework deadlines, weekly budget), or None."""
+        if self._policy is None and self.course:
+            try:
+                self._policy = self.services.courses.policy(self.course, self.user)
+            except Exception as e:  # the rules cannot be read: the turn goes on without them, logged
+                log.warning("course %s: policy unavailable: %s", self.course, e)
+        return self._policy
+
+    def homework_item(self, question: str, hits: list | None = None):
+        """The course's homework item this question is about and must be answered with hints now."""
+        policy = self.policy
+        return policy.homework_item(question, hits) if policy is not None else None
 
     @property
     def settings(self) -> Settings:

@@ -150,6 +150,9 @@ class ExperimentPlan(BaseModel):
     needs_confirmation: bool = False
     unsupported: list[str] = Field(default_factory=list, description="Named by the student, not taken by the tool.")
     measures: list[str] = Field(default_factory=list, description="The metrics the run reports, main one first.")
+    budget_share: float | None = Field(None, description="The run's estimate as a percentage of the student's weekly "
+                                                          "budget in the course (None: no budget).")
+    budget_left_minutes: float | None = Field(None, description="Minutes of the weekly budget left before this run.")
 
     def short_config(self) -> str:
         from tools.registry import get_tool
@@ -175,6 +178,8 @@ class FinalEvent(BaseModel):
     answer_style: AnswerStyle | None = None
     error: str | None = Field(None, description="Error code when the request was not carried out.")
     homework: bool = Field(False, description="Answered as a homework question (hint mode).")
+    homework_item: str | None = Field(None, description="The course's homework item whose deadline forced hint mode.")
+    course: str | None = Field(None, description="The course this turn belongs to.")
     llm_failed: bool = Field(False, description="The chat model failed and the answer fell back to quoting the passages.")
     query: str | None = Field(None, description="The standalone question retrieval used (a follow-up rewritten).")
     check: AnswerCheck | None = None

@@ -23,6 +23,7 @@ class IntentKind(str, Enum):
     SEARCH = "search"
     MODE = "mode"
     HELP = "help"
+    COURSE = "course"  # /course [ID]: show or pick the chat's course (tutor/courses)
     EMPTY = "empty"
     UNKNOWN_COMMAND = "unknown_command"
     ERROR = "error"

@@ -15,7 +15,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "- показывать прогресс, графики, разбирать и сравнивать запуски («что с моим последним запуском?»);\n"
         "- распознавать присланные фото (классы ImageNet, лица, текст) или прогонять их через вашу модель.\n\n"
         "Команды: /run TOOL [smoke|quick|full] [key=value ...], /jobs, /status ID, /cancel ID, /compare TOOL, "
-        "/search ЗАПРОС, /mode explain|hint, /help.\nИнструменты: {tools}.",
+        "/search ЗАПРОС, /mode explain|hint, /course [ID], /help.\nИнструменты: {tools}.",
         "I am the tutor of a deep-learning course. I can:\n"
         "- answer questions from the course materials, citing the sources;\n"
         "- run real experiments: \"train a CNN for 5 epochs with lr 0.01\", \"run DQN on CartPole\", "
@@ -23,7 +23,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "- stream progress and plots, read and compare runs (\"what happened in my last run?\");\n"
         "- look at photos you send (ImageNet classes, faces, text) or run them through your model.\n\n"
         "Commands: /run TOOL [smoke|quick|full] [key=value ...], /jobs, /status ID, /cancel ID, /compare TOOL, "
-        "/search QUERY, /mode explain|hint, /help.\nTools: {tools}.",
+        "/search QUERY, /mode explain|hint, /course [ID], /help.\nTools: {tools}.",
     ),
     "message_too_long": ("Сообщение слишком длинное ({n} символов, максимум {limit}). Сократите вопрос.",
                          "The message is too long ({n} characters, at most {limit}). Please shorten it."),
@@ -109,6 +109,29 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                       "again."),
     "predict_failed": ("Не удалось обработать файл: {reason}", "Could not process the file: {reason}"),
     "model_from_job": ("(модель из задачи {job})", "(model from job {job})"),
+    # ---- courses (tutor/courses) -----------------------------------------------------------
+    "budget_share": ("{share} % вашего недельного лимита", "{share} % of your week"),
+    "budget_exceeded": ("Этот запуск займёт ≈{need} {kind}-времени, а в вашем недельном лимите курса осталось {left} "
+                        "из {budget} мин (использовано или в очереди: {used}). Выберите пресет поменьше (smoke) или "
+                        "подождите, пока прошлые запуски выйдут из 7-дневного окна.",
+                        "This run needs ≈{need} of {kind} time, and your course's weekly budget has {left} of {budget} "
+                        "min left ({used} used or queued). Pick a smaller preset (smoke) or wait until earlier runs "
+                        "leave the 7-day window."),
+    "homework_locked": ("«{title}» — домашнее задание курса: до дедлайна ({deadline}) я не запускаю его проверяемую "
+                        "конфигурацию ({config}). Измените параметры (например, другой датасет) или спросите подсказку.",
+                        "“{title}” is graded homework of this course: until its deadline ({deadline}) I do not run its "
+                        "graded configuration ({config}). Change the parameters (e.g. another dataset) or ask for a hint."),
+    "homework_hints": ("Это вопрос по домашнему заданию «{title}»: до дедлайна ({deadline}) я даю только подсказки.",
+                       "This is about the homework “{title}”: until its deadline ({deadline}) I give hints only."),
+    "homework_hints_always": ("Это вопрос по домашнему заданию «{title}»: по правилам курса я даю только подсказки.",
+                              "This is about the homework “{title}”: the course's rules allow hints only."),
+    "course_current": ("Курс этого чата: {name} ({course}).", "This chat's course: {name} ({course})."),
+    "course_set": ("Теперь этот чат относится к курсу {name} ({course}).", "This chat now belongs to the course {name} "
+                   "({course})."),
+    "course_bound": ("Ваша учётная запись относится к курсу {course}: сменить курс может только преподаватель.",
+                     "Your account belongs to the course {course}: only the staff can change it."),
+    "course_unknown": ("Курса «{course}» нет. Спросите идентификатор курса у преподавателя.",
+                       "There is no course '{course}'. Ask the course staff for its id."),
 }
 
 

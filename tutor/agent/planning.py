@@ -38,9 +38,12 @@ def validation_text(e: Exception) -> str:
 
 
 def plan_experiment(tool: str | None, preset: str | None, params: dict[str, Any], *, settings, lang: str,
-                    unsupported: list[str] | tuple[str, ...] = (), explicit: bool = False) -> ExperimentPlan:
+                    unsupported: list[str] | tuple[str, ...] = (), explicit: bool = False,
+                    policy=None) -> ExperimentPlan:
     """Raises PlanRejected (unknown tool, parameters the tool does not have in a /run command,
-    invalid values, a config that cannot fit in memory)."""
+    invalid values, a config that cannot fit in memory; with the course's `policy`
+    (tutor.courses.policy.CoursePolicy): a graded homework configuration before its deadline,
+    a run over the student's weekly budget)."""
     from tools.registry import TOOLS, get_tool
     from tutor.agent.router import filter_params
     from tutor.jobs.service import TooBig, check_fits
@@ -66,11 +69,21 @@ def plan_experiment(tool: str | None, preset: str | None, params: dict[str, Any]
     seconds = cost.seconds(on_gpu)
     spec = entry.spec
     main = spec.metric_for(cfg.model_dump())
-    return ExperimentPlan(tool=tool, preset=preset, config=cfg.model_dump(mode="json"), estimate_s=seconds,
+    plan = ExperimentPlan(tool=tool, preset=preset, config=cfg.model_dump(mode="json"), estimate_s=seconds,
                           memory_bytes=cost.memory_bytes, parameters=cost.parameters, on_gpu=on_gpu,
                           needs_confirmation=seconds > settings.confirm_above_s,
                           unsupported=list(unsupported) + [u for u in unknown if not explicit],
                           measures=[main.name(lang)])
+    return policy.review(plan, lang) if policy is not None else plan
+
+
+def cost_text(plan: ExperimentPlan, lang: str) -> str:
+    """"3 мин" or, with a course budget, "3 мин, 12 % вашего недельного лимита"."""
+    text = duration(plan.estimate_s, lang)
+    if plan.budget_share is not None:
+        share = f"{plan.budget_share:.0f}" if plan.budget_share >= 1 else f"{plan.budget_share:.1f}"
+        text += ", " + say("budget_share", lang, share=share)
+    return text
 
 
 def where(plan: ExperimentPlan, lang: str) -> str:
@@ -82,11 +95,11 @@ def describe_plans(plans: list[ExperimentPlan], lang: str) -> str:
     if len(plans) == 1:
         p = plans[0]
         text = say("confirm_one", lang, tool=p.tool, preset=p.preset, where=where(p, lang),
-                   duration=duration(p.estimate_s, lang), config=p.short_config())
+                   duration=cost_text(p, lang), config=p.short_config())
     else:
         total = sum(p.estimate_s for p in plans)
         lines = [say("confirm_many", lang, n=len(plans), duration=duration(total, lang))]
-        lines += [f"- {p.tool} ({p.preset}, {where(p, lang)}, ~{duration(p.estimate_s, lang)}): {p.short_config()}"
+        lines += [f"- {p.tool} ({p.preset}, {where(p, lang)}, ~{cost_text(p, lang)}): {p.short_config()}"
                   for p in plans]
         text = "\n".join(lines)
     return text + "\n" + unsupported_note(plans, lang) + say("confirm_ask", lang)

@@ -217,7 +217,7 @@ def _slash(text: str) -> Intent:
         return Intent(kind=IntentKind.EXPERIMENT, tool=tool, preset=preset, params=params, unsupported=unsupported,
                       explicit=True, arg=arg, reason="slash")
     simple = {"jobs": IntentKind.JOBS, "help": IntentKind.HELP, "confirm": IntentKind.CONFIRM, "mode": IntentKind.MODE,
-              "search": IntentKind.SEARCH}
+              "search": IntentKind.SEARCH, "course": IntentKind.COURSE}
     if cmd in simple:
         return Intent(kind=simple[cmd], arg=arg, reason="slash")
     if cmd in ("status", "cancel"):

@@ -37,7 +37,7 @@ async def submit(ctx: TurnContext, plans: list[ExperimentPlan], lang: str) -> tu
     for plan in plans:
         try:
             job_id = await asyncio.to_thread(ctx.services.jobs.submit, plan.tool, plan.config, ctx.user,
-                                             preset=plan.preset)
+                                             preset=plan.preset, course=ctx.course)
         except (JobError, KeyError, ValueError) as e:
             text = say("submit_failed", lang, reason=e.args[0] if e.args else str(e))
             emit(ErrorEvent(code=getattr(e, "code", "job_rejected"), message=text))
@@ -113,6 +113,13 @@ async def report(ctx: TurnContext, job: dict, lang: str, theory: bool = True) ->
     return text, [s.model_dump() for s in sources]
 
 
+def _cost_note(plan: ExperimentPlan, lang: str) -> str:
+    """' ≈3 мин, 12 % вашего недельного лимита' when the course sets a budget (tutor/courses)."""
+    from tutor.agent.planning import cost_text
+
+    return f" ≈{cost_text(plan, lang)}" if plan.budget_share is not None else ""
+
+
 def ended_text(job: dict, lang: str) -> str:
     status = job.get("status")
     if status in ("failed", "cancelled"):
@@ -125,8 +132,9 @@ async def run_plans(ctx: TurnContext, plans: list[ExperimentPlan], lang: str) ->
     ids, errors = await submit(ctx, plans, lang)
     if not ids:
         return {"answer": "\n".join(errors), "error": "job_rejected"}
-    # "queued" is said while it waits (streamed), the answer is the outcome
-    stream_text("".join(say("queued", lang, job=i, tool=p.tool, preset=p.preset) for i, p in zip(ids, plans)) + "\n")
+    # "queued" (with its cost against the week's budget) is said while it waits (streamed), the answer is the outcome
+    stream_text("".join(say("queued", lang, job=i, tool=p.tool, preset=p.preset).rstrip("\n") + _cost_note(p, lang) + "\n"
+                        for i, p in zip(ids, plans)) + "\n")
     parts = list(errors)
     jobs = await watch(ctx, ids, ctx.settings.chat_wait_for_job_s)
     sources: list[dict] = []

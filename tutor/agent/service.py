@@ -94,9 +94,10 @@ class TutorService:
     # ---- the turn -----------------------------------------------------------------------------
     async def chat(self, thread_id: str, user: str, message: str, mode: str | None = None,
                    attachments: list[dict[str, Any]] | None = None, plan_only: bool = False,
-                   llm: tuple[Any, Any] | None = None) -> AsyncIterator[Any]:
+                   llm: tuple[Any, Any] | None = None, course: str | None = None) -> AsyncIterator[Any]:
         """Stream the events of one turn. Never raises for bad input: it yields an ErrorEvent
-        and a FinalEvent explaining what to do instead."""
+        and a FinalEvent explaining what to do instead. `course`: the course the account belongs
+        to (None: an unbound bot's or admin's chat, whose course is its own /course or the demo)."""
         message = message if isinstance(message, str) else ""
         lang = "ru"
         try:
@@ -109,7 +110,8 @@ class TutorService:
                 yield FinalEvent(answer=text, intent=IntentKind.ERROR, mode=mode or "explain", thread_id=thread_id,
                                  language=lang, error=code)
                 return
-            async for ev in self._turn(thread, thread_id, user, message, mode, lang, attachments or [], plan_only, llm):
+            async for ev in self._turn(thread, thread_id, user, message, mode, lang, attachments or [], plan_only, llm,
+                                       course):
                 yield ev
         except Exception:  # a bug or an unavailable backend must not kill the caller
             # the details (SQL, paths, stack) go to the log under a reference, not to the student
@@ -120,6 +122,15 @@ class TutorService:
             yield FinalEvent(answer=text, intent=IntentKind.ERROR, mode=mode or "explain", thread_id=thread_id,
                              language=lang, error="internal_error")
 
+    def _course_llm(self, course: str) -> tuple[Any, Any]:
+        """The course's default LLM (its settings), else the configured one."""
+        cs = getattr(self.services.courses.find(course), "settings", None)
+        if cs is not None and cs.llm_backend:
+            choice, problem = self.choose_llm(cs.llm_backend, cs.llm_model)
+            if choice is not None:
+                return choice
+        return self.services.safe_llm()
+
     def _reject(self, message: str, mode: str | None, lang: str) -> tuple[str, str] | None:
         if len(message) > self.settings.max_message_chars:
             return "message_too_long", say("message_too_long", lang, n=len(message), limit=self.settings.max_message_chars)
@@ -128,10 +139,11 @@ class TutorService:
         return None
 
     async def _turn(self, thread: dict, thread_id: str, user: str, message: str, mode: str | None, lang: str,
-                    attachments: list[dict], plan_only: bool, llm) -> AsyncIterator[Any]:
-        from langgraph.types import Command
-
+                    attachments: list[dict], plan_only: bool, llm, binding: str | None = None) -> AsyncIterator[Any]:
         updates: dict[str, Any] = {}
+        course = await asyncio.to_thread(self.services.courses.course_for_turn, binding, thread.get("course"))
+        if thread.get("course") != course:
+            updates["course"] = course
         if not thread.get("language") or (thread.get("language") != lang and len(message.strip()) >= 6
                                           and not message.startswith("/")):
             updates["language"] = lang
@@ -140,9 +152,9 @@ class TutorService:
         if updates:
             await asyncio.to_thread(self.threads.update, thread_id, **updates)
         mode = mode or thread.get("mode") or "explain"
-        chat, caps = llm if llm is not None else self.services.safe_llm()
+        chat, caps = llm if llm is not None else await asyncio.to_thread(self._course_llm, course)
         ctx = TurnContext(services=self.services, user=user, thread_id=thread_id, chat=chat, caps=caps,
-                          plan_only=plan_only)
+                          plan_only=plan_only, course=course, course_bound=binding is not None)
         async with self._graph() as graph:
             async for ev in self._run(graph, thread, thread_id, user, message, mode, lang, attachments, plan_only, ctx):
                 yield ev
@@ -187,6 +199,7 @@ class TutorService:
             mode=values.get("mode") or mode, thread_id=thread_id, language=lang,
             job_id=job.id if job else None,
             answer_style=values.get("answer_style"), error=values.get("error"), homework=bool(values.get("homework")),
+            homework_item=values.get("homework_item"), course=ctx.course,
             llm_failed=bool(values.get("llm_failed")), job=job, jobs=values.get("jobs") or [],
             plans=(values.get("plans") or []) if (waiting or plan_only) else [],
             comparison=values.get("comparison"), prediction=values.get("prediction"), query=values.get("query"),

@@ -29,6 +29,7 @@ class TurnState(TypedDict, total=False):
     answer_style: str | None
     error: str | None
     homework: bool
+    homework_item: str | None  # the course's homework item that forced hint mode (tutor/courses/policy.py)
     llm_failed: bool  # a generative model was asked and failed: the answer fell back to extractive
     plans: list[ExperimentPlan]
     approved: bool | None
@@ -50,5 +51,5 @@ def fresh_state(message: str, mode: str, language: str, attachments: list[dict[s
 
     return {"message": message, "mode": mode, "language": language, "attachments": attachments, "history": history,
             "intent": None, "query": None, "follow_up": False, "check": None, "timings": {}, "hits": [], "sources": [], "answer": "", "answer_style": None, "error": None,
-            "homework": False, "llm_failed": False, "plans": [], "approved": None, "next_step": None, "job": None, "jobs": [], "comparison": None,
+            "homework": False, "homework_item": None, "llm_failed": False, "plans": [], "approved": None, "next_step": None, "job": None, "jobs": [], "comparison": None,
             "prediction": None, "pending_calls": [], "reports": [], "messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES)], "steps": 0}

@@ -21,6 +21,7 @@ threads = Table(
     Column("mode", String(16), nullable=False, default="explain"),
     Column("language", String(8), nullable=True),
     Column("pending", JSON, nullable=True),  # experiment plan awaiting the student's confirmation
+    Column("course", String(32), nullable=True),  # the course the chat belongs to (tutor/courses); None: demo
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )

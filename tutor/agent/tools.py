@@ -110,7 +110,8 @@ async def plan_experiment(ctx: TurnContext, state: dict, tool: str, preset: str 
 
     lang = state["language"]
     try:
-        p = await asyncio.to_thread(plan, tool, preset, params or {}, settings=ctx.settings, lang=lang)
+        p = await asyncio.to_thread(plan, tool, preset, params or {}, settings=ctx.settings, lang=lang,
+                                    policy=ctx.policy)
     except PlanRejected as e:
         return ToolOutcome(f"Rejected: {e.message}")
     where = "GPU" if p.on_gpu else "CPU"

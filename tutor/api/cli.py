@@ -18,8 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     ks = k.add_subparsers(dest="keys_command", metavar="ACTION")
     c = ks.add_parser("create", help="create a key (printed once)")
     c.add_argument("name")
-    c.add_argument("--role", choices=["admin", "bot", "student", "monitor"], default="student",
-                   help="monitor: may only read /readyz and /metrics")
+    c.add_argument("--role", choices=["admin", "bot", "student", "staff", "monitor"], default="student",
+                   help="staff: a course's staff (materials, homework, stats); monitor: may only read /readyz and /metrics")
+    c.add_argument("--course", default=None, help="the course of a student/staff key (default: the demo course); a bot "
+                                                  "bound to one course (default: each chat picks with /course)")
     c.add_argument("--rate-limit", type=int, default=None, help="requests per minute (default from settings)")
     c.add_argument("--max-jobs", type=int, default=None, help="concurrent jobs for this key")
     c.add_argument("--json", action="store_true")
@@ -50,15 +52,29 @@ def cmd_keys_create(a) -> int:
     if a.rate_limit is not None and a.rate_limit < 1 or a.max_jobs is not None and a.max_jobs < 1:
         print("error: limits must be positive", file=sys.stderr)
         return 2
+    store = _store()
+    if a.course is not None:
+        if a.role not in ("student", "staff", "bot"):
+            print(f"error: --course is for student, staff and bot keys ({a.role} keys are not bound to a course)",
+                  file=sys.stderr)
+            return 2
+        from tutor.courses.service import CourseService
+        from tutor.settings import get_settings
+
+        if CourseService(get_settings(), store.engine).find(a.course) is None:
+            print(f"error: no course '{a.course}' (python -m tutor courses create {a.course} --name NAME)",
+                  file=sys.stderr)
+            return 2
     try:
-        key = _store().create(a.name, a.role, a.rate_limit, a.max_jobs)
+        key = store.create(a.name, a.role, a.rate_limit, a.max_jobs, course=a.course)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if a.json:
-        print(json.dumps({"name": a.name, "role": a.role, "key": key}))
+        print(json.dumps({"name": a.name, "role": a.role, "course": a.course, "key": key}))
     else:
-        print(f"created key '{a.name}' ({a.role}). It is shown only once:\n{key}")
+        where = f", course {a.course}" if a.course else ""
+        print(f"created key '{a.name}' ({a.role}{where}). It is shown only once:\n{key}")
     return 0
 
 
@@ -70,7 +86,7 @@ def cmd_keys_list(a) -> int:
     for r in rows:
         state = "revoked" if r["revoked"] else "active"
         print(f"{r['name']:<24} {r['role']:<8} {r['prefix']}…  {state}  rate={r['rate_limit_per_minute'] or '-'}"
-              f" jobs={r['max_concurrent_jobs'] or '-'}")
+              f" jobs={r['max_concurrent_jobs'] or '-'} course={r.get('course') or '-'}")
     if not rows:
         print("no keys")
     return 0

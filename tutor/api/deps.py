@@ -26,6 +26,18 @@ def get_jobs(request: Request):
     return request.app.state.jobs
 
 
+def courses_of(request: Request):
+    """The CourseService (tutor/courses/service.py) of this app."""
+    return request.app.state.tutor.services.courses
+
+
+def course_binding(request: Request, principal: Principal) -> str | None:
+    """The course a caller's chats and jobs belong to: a student's or staff member's own (the demo
+    course without one), a bot's when it was created with --course; None for admins and unbound
+    bots (their chats pick one with /course)."""
+    return courses_of(request).course_of(principal.role, principal.course)
+
+
 # documents the scheme in OpenAPI (the "Authorize" button of /docs); the header itself is
 # parsed below so that a missing and a malformed header get their own messages
 bearer = HTTPBearer(auto_error=False, description="An API key: `python -m tutor keys create NAME --role student`.")
@@ -61,7 +73,7 @@ def _authenticate(request: Request) -> Principal:
 
 def get_principal(request: Request,
                   _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None) -> Principal:
-    """The caller of a /v1 route: admin, bot or student (a monitor key may only scrape)."""
+    """The caller of a /v1 route: admin, bot, student or staff (a monitor key may only scrape)."""
     principal = _authenticate(request)
     if principal.role == "monitor":
         raise APIError(403, "forbidden", "a monitor key may only read /readyz and /metrics")

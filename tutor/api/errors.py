@@ -36,6 +36,12 @@ def install(app: FastAPI) -> None:
     async def _api_error(request: Request, exc: APIError):
         return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers)
 
+    from tutor.courses import CourseError
+
+    @app.exception_handler(CourseError)
+    async def _course_error(request: Request, exc: CourseError):  # tutor/courses: 403/404/409/422 with a reason
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         msg = exc.detail if isinstance(exc.detail, str) else str(exc.detail)

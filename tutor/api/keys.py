@@ -4,6 +4,8 @@ A key is shown once at creation (`tk_` + 32 random bytes, URL-safe). Roles:
 - admin   everything, including other owners' jobs;
 - bot     course bots: chat for many users (the body's `user` is trusted), jobs;
 - student one person: chat and jobs as the key's own name;
+- staff   a course's staff: a student's rights plus that course's materials, homework,
+          stats, jobs and datasets (tutor/courses);
 - monitor only GET /readyz and /metrics (a Prometheus scraper): every other route refuses it.
 
 Key names use the alphabet of `tutor.names` (no ':' or '/', at most 64 characters).
@@ -21,7 +23,7 @@ from sqlalchemy.engine import Engine
 
 from tutor.names import check_key_name, is_safe_name
 
-ROLES = ("admin", "bot", "student", "monitor")
+ROLES = ("admin", "bot", "student", "staff", "monitor")
 
 metadata = MetaData()
 api_keys = Table(
@@ -36,6 +38,8 @@ api_keys = Table(
     Column("revoked", Boolean, nullable=False, default=False),
     Column("created_at", Float, nullable=False),
     Column("last_used_at", Float, nullable=True),
+    # the course of a student/staff key (None: the demo course); a bot bound to one course; admins are global
+    Column("course", String(32), nullable=True),
 )
 
 
@@ -45,6 +49,7 @@ class Principal:
     role: str
     rate_limit_per_minute: int | None = None
     max_concurrent_jobs: int | None = None
+    course: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -62,9 +67,12 @@ class KeyStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        from tutor.db import upgrade_table
+
+        upgrade_table(engine, api_keys)  # adds `course` to a database made before courses
 
     def create(self, name: str, role: str = "student", rate_limit_per_minute: int | None = None,
-               max_concurrent_jobs: int | None = None) -> str:
+               max_concurrent_jobs: int | None = None, course: str | None = None) -> str:
         if role not in ROLES:
             raise ValueError(f"unknown role '{role}'; choose one of {', '.join(ROLES)}")
         check_key_name(name)
@@ -75,7 +83,7 @@ class KeyStore:
             c.execute(api_keys.insert().values(name=name, prefix=key[:10], key_hash=hash_key(key), role=role,
                                                rate_limit_per_minute=rate_limit_per_minute,
                                                max_concurrent_jobs=max_concurrent_jobs, revoked=False,
-                                               created_at=time.time()))
+                                               created_at=time.time(), course=course))
         return key
 
     def list(self) -> list[dict]:
@@ -95,7 +103,8 @@ class KeyStore:
                 # a key created before names were checked ('tgbot:u2') would act as another owner
                 return None
             c.execute(update(api_keys).where(api_keys.c.id == row["id"]).values(last_used_at=time.time()))
-        return Principal(row["name"], row["role"], row["rate_limit_per_minute"], row["max_concurrent_jobs"])
+        return Principal(row["name"], row["role"], row["rate_limit_per_minute"], row["max_concurrent_jobs"],
+                         row.get("course"))
 
     def exists_revoked(self, key: str) -> bool:
         with self.engine.connect() as c:

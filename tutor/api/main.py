@@ -38,15 +38,21 @@ class BodyLimitMiddleware:
     getting an exception inside its body parser (FastAPI would turn that into a 400), and
     whatever it answers is dropped for the 413."""
 
-    def __init__(self, app, max_body: int, max_upload: int, max_dataset: int | None = None) -> None:
+    def __init__(self, app, max_body: int, max_upload: int, max_dataset: int | None = None,
+                 max_material: int | None = None) -> None:
         self.app, self.max_body, self.max_upload = app, max_body, max_upload
         self.max_dataset = max_dataset or max_upload
+        self.max_material = max_material or max_upload
 
     def limit(self, scope) -> int:
-        if scope["path"].startswith(("/v1/predict", "/v1/vision")):
+        path = scope["path"]
+        if path.startswith(("/v1/predict", "/v1/vision")):
             return self.max_upload + 64_000
-        if scope["path"] == "/v1/datasets" and scope.get("method") == "POST":  # staff dataset zips
+        if path == "/v1/datasets" and scope.get("method") == "POST":  # staff dataset zips
             return self.max_dataset + 64_000
+        if (path.startswith(("/v1/courses/", "/staff/courses/")) and "/materials" in path
+                and scope.get("method") in ("POST", "PUT")):  # course materials uploaded by staff
+            return self.max_material + 64_000
         return self.max_body
 
     async def __call__(self, scope, receive, send):
@@ -126,6 +132,7 @@ def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_sc
             app.state.tutor = TutorService(st, jobs=app.state.jobs)
         else:
             app.state.tutor = tutor
+        indexer = _start_course_indexer(app)
         started = False
         if start_scheduler and hasattr(app.state.jobs, "start"):
             await app.state.jobs.start()
@@ -136,6 +143,8 @@ def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_sc
         finally:
             if hasattr(app.state.tutor, "aclose"):
                 await app.state.tutor.aclose()
+            if indexer is not None:
+                indexer.stop()
             if started:
                 await app.state.jobs.stop()
 
@@ -144,10 +153,10 @@ def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_sc
     errors.install(app)
     app.add_middleware(MetricsMiddleware)
     from tutor.api.routes import chat, health, jobs as jobs_routes, openai_compat, search, tools, vision
-    from tutor.api.routes import datasets as datasets_routes
+    from tutor.api.routes import courses as courses_routes, datasets as datasets_routes, staff as staff_routes
 
     for r in (health.router, chat.router, openai_compat.router, search.router, tools.router, jobs_routes.router,
-              vision.router, datasets_routes.router):
+              vision.router, datasets_routes.router, courses_routes.router, staff_routes.router):
         app.include_router(r)
 
     @app.get("/v1", include_in_schema=False)
@@ -166,8 +175,23 @@ def create_app(settings: Settings | None = None, tutor=None, jobs=None, start_sc
 
     # outermost: reject oversized bodies before anything reads them
     app.add_middleware(BodyLimitMiddleware, max_body=st.max_body_bytes, max_upload=st.max_upload_bytes,
-                       max_dataset=st.max_dataset_bytes)
+                       max_dataset=st.max_dataset_bytes, max_material=st.max_material_bytes)
     return app
+
+
+def _start_course_indexer(app):
+    """The background indexer of course materials (tutor/courses/materials.py), sharing the tutor's
+    encoder; courses a previous process left half-indexed are indexed again."""
+    services = getattr(app.state.tutor, "services", None)
+    if services is None:
+        return None
+    from tutor.courses.materials import MaterialIndexer
+
+    materials = services.materials  # also creates the course tables and the demo course
+    indexer = MaterialIndexer(materials, embedder=lambda: services.index.embedder)
+    for course in materials.pending_courses():
+        indexer.enqueue(course)
+    return indexer
 
 
 def __getattr__(name: str):

@@ -25,6 +25,9 @@ class ChatRequest(BaseModel):
                                          "user as '<bot>:<user>'.")
     mode: Literal["explain", "hint"] | None = Field(None, description="Answer mode; persists for the thread.")
     plan_only: bool = Field(False, description="Report the job an experiment request would submit, without submitting.")
+    course: str | None = Field(None, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+                               description="The course of the turn: admin keys may name any; a student's, staff "
+                                           "member's or bound bot's is its own (another one is a 403).")
 
 
 class ChatResponse(BaseModel):
@@ -43,6 +46,8 @@ class ChatResponse(BaseModel):
     answer_style: AnswerStyle | None = None
     error: str | None = Field(None, description="Error code when the request was not carried out.")
     homework: bool = False
+    homework_item: str | None = None
+    course: str | None = None
     job: JobInfo | None = None
     jobs: list[JobInfo] = Field(default_factory=list)
     plans: list[ExperimentPlan] = Field(default_factory=list)

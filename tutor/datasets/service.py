@@ -133,12 +133,19 @@ class DatasetService:
                 pass
 
     # ---- queries ------------------------------------------------------------------------
-    def list(self, kind: str | None = None, course: str | None = None) -> list[dict[str, Any]]:
-        return [public(r) for r in self.store.list(kind=kind, course=course)]
+    def list(self, kind: str | None = None, course: str | None = None,
+             visible_to: str | None = None) -> list[dict[str, Any]]:
+        """`course`: that course's only; `visible_to`: what a member of that course may use (its own and
+        the shared ones, registered without a course)."""
+        rows = self.store.list(kind=kind, course=course)
+        if visible_to is not None:
+            rows = [r for r in rows if r.get("course") in (None, visible_to)]
+        return [public(r) for r in rows]
 
-    def get(self, name: str) -> dict[str, Any]:
+    def get(self, name: str, visible_to: str | None = None) -> dict[str, Any]:
         record = self.store.get(validate_name(name))
-        if record is None:
+        if record is None or (visible_to is not None and record.get("course") not in (None, visible_to)):
+            # another course's dataset is indistinguishable from a missing one
             raise DatasetNotFound(f"no registered dataset '{name}' (GET /v1/datasets lists them)")
         return public(record)
 
@@ -154,9 +161,9 @@ class DatasetService:
             shutil.rmtree(trash, ignore_errors=True)
 
     # ---- use by jobs ------------------------------------------------------------------------
-    def require(self, name: str, kind: str | None = None) -> dict[str, Any]:
-        """The record of a dataset a job may use; DatasetNotFound / WrongKind otherwise."""
-        record = self.get(name)
+    def require(self, name: str, kind: str | None = None, course: str | None = None) -> dict[str, Any]:
+        """The record of a dataset a job (of `course`) may use; DatasetNotFound / WrongKind otherwise."""
+        record = self.get(name, visible_to=course)
         if kind is not None and record["kind"] != kind:
             raise WrongKind(f"dataset '{name}' is of kind {record['kind']} ({record['format']}); this experiment "
                             f"needs one of kind {kind}")
@@ -174,13 +181,13 @@ class DatasetService:
         return folder, json.loads(manifest.read_text(encoding="utf-8"))
 
 
-def check_job_config(tool_module, cfg, settings: Settings | None = None) -> None:
+def check_job_config(tool_module, cfg, settings: Settings | None = None, course: str | None = None) -> None:
     """Submit-time check: a job naming a registered dataset fails at submission (4xx), not
     in the worker. Raises DatasetError with a message that names only the dataset."""
     if getattr(cfg, "dataset", None) != "registered":
         return
     kind = getattr(tool_module, "REGISTERED_KIND", None)
-    DatasetService(settings).require(cfg.dataset_name, kind)
+    DatasetService(settings).require(cfg.dataset_name, kind, course=course)
 
 
 __all__ = ["DatasetService", "DatasetError", "DatasetExists", "DatasetNotFound", "InvalidName", "WrongKind",

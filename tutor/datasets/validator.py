@@ -107,8 +107,9 @@ def _is_junk(parts: list[str]) -> bool:
             or any(p.startswith(".") for p in parts))  # hidden files: .DS_Store, ._resource forks, .git/
 
 
-def inspect_zip(path: str | Path, limits: Limits) -> list[Member]:
-    """Everything that can be checked from the central directory; nothing is extracted."""
+def inspect_zip(path: str | Path, limits: Limits, allowed: tuple[str, ...] = ALLOWED_EXTENSIONS) -> list[Member]:
+    """Everything that can be checked from the central directory; nothing is extracted.
+    `allowed`: the file types the zip may hold (course materials use their own list)."""
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -166,8 +167,8 @@ def inspect_zip(path: str | Path, limits: Limits) -> list[Member]:
         if info.is_dir() or not parts or _is_junk(parts):
             continue
         name = unicodedata.normalize("NFC", "/".join(parts))
-        if _ext(name) not in ALLOWED_EXTENSIONS:
-            problems.add(f"'{shown}': file type not allowed (allowed: {' '.join(ALLOWED_EXTENSIONS)})")
+        if _ext(name) not in allowed:
+            problems.add(f"'{shown}': file type not allowed (allowed: {' '.join(allowed)})")
             continue
         key = name.casefold()
         if key in seen:

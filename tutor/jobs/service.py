@@ -43,6 +43,18 @@ class InvalidJob(JobError):
     code = "invalid_config"
 
 
+class BudgetExceeded(QuotaExceeded):
+    """Over the student's weekly minutes in the course (tutor/courses/budget.py)."""
+
+    code = "budget_exceeded"
+
+
+class HomeworkLocked(JobError):
+    """The graded configuration of a homework item before its deadline (tutor/courses/policy.py)."""
+
+    code = "homework_locked"
+
+
 class TooBig(InvalidJob):
     """The config cannot fit in the memory one job may use."""
 
@@ -139,14 +151,18 @@ class JobService:
 
     # ---- submission and queries ----------------------------------------------------------
     def submit(self, tool: str, config: dict[str, Any] | None, owner: str, preset: str | None = "quick",
-               priority: int = 0, max_concurrent: int | None = None) -> str:
+               priority: int = 0, max_concurrent: int | None = None, course: str | None = None) -> str:
         """Validate (tool, preset, config) with the tool's Config and the owner's limits,
         then queue. Raises KeyError (unknown tool/preset), InvalidJob, QuotaExceeded.
 
         Limits come from the owner itself, whoever submits (API, chat, bot, UI): a student's
         key's --max-jobs or TUTOR_OWNER_MAX_CONCURRENT per owner; a bot's users
         ('<bot>:<user>') also share the bot key's --max-jobs (or TUTOR_BOT_MAX_CONCURRENT)
-        and TUTOR_BOT_GPU_MINUTES_PER_DAY, so varying `user` does not multiply them."""
+        and TUTOR_BOT_GPU_MINUTES_PER_DAY, so varying `user` does not multiply them.
+
+        With a `course` (tutor/courses), its rules apply too: a homework item's graded config
+        before the deadline is refused (HomeworkLocked) and the owner's weekly minutes with
+        this run's estimate must fit the course's budget (BudgetExceeded)."""
         from pydantic import ValidationError
 
         from tools.registry import get_tool
@@ -159,8 +175,8 @@ class JobService:
         except ValidationError as e:
             msg = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
             raise InvalidJob(redact(f"invalid config for {tool}: {msg}")) from None
-        self._check_dataset(entry, cfg)
-        check_fits(entry, cfg, self._gpus > 0 and cfg.device != "cpu", self.settings)
+        self._check_dataset(entry, cfg, course)
+        cost = check_fits(entry, cfg, self._gpus > 0 and cfg.device != "cpu", self.settings)
         group = bot_of(owner)
         key_limit = self._key_limit(group or owner)
         limit = (max_concurrent or key_limit or self.settings.owner_max_concurrent) if group is None \
@@ -178,7 +194,21 @@ class JobService:
         uses_gpu = self._gpus > 0 and cfg.device != "cpu"
         if uses_gpu:
             self._check_gpu_quota(owner)
-        return self.store.insert(tool, preset, cfg.model_dump(mode="json"), owner, priority, uses_gpu)
+        estimate_s = float(cost.seconds(uses_gpu))
+        if course is not None:
+            self._check_course(course, owner, tool, cfg.model_dump(mode="json"), estimate_s, uses_gpu)
+        return self.store.insert(tool, preset, cfg.model_dump(mode="json"), owner, priority, uses_gpu, course=course,
+                                 estimate_s=estimate_s)
+
+    def _check_course(self, course: str, owner: str, tool: str, config: dict, estimate_s: float, uses_gpu: bool) -> None:
+        from tutor.courses.service import CourseService
+
+        if getattr(self, "_courses", None) is None:
+            self._courses = CourseService(self.settings, self.store.engine)
+        policy = self._courses.policy(course, owner)
+        on_gpu_server = self._gpus > 0
+        policy.check_submission(tool, config, estimate_s, counted=uses_gpu or not on_gpu_server,
+                                on_gpu_server=on_gpu_server)
 
     def _check_gpu_quota(self, owner: str) -> None:
         since = time.time() - 86400
@@ -213,12 +243,13 @@ class JobService:
                     return art["path"], job["id"]
         return None, None
 
-    def _check_dataset(self, entry, cfg) -> None:
-        """A registered dataset must exist (and be of the tool's kind) when the job is queued."""
+    def _check_dataset(self, entry, cfg, course: str | None = None) -> None:
+        """A registered dataset must exist (and be of the tool's kind, and shared or the job's
+        course's) when the job is queued."""
         from tutor.datasets.service import DatasetError, check_job_config
 
         try:
-            check_job_config(entry.load(), cfg, self.settings)
+            check_job_config(entry.load(), cfg, self.settings, course=course)
         except DatasetError as e:
             raise InvalidJob(f"invalid config for {entry.name}: {e}") from None
 

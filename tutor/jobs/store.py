@@ -43,6 +43,8 @@ jobs = Table(
     Column("finished_at", Float, nullable=True),
     # set when the job starts: any scheduler (not only the one that started it) stops it after this
     Column("deadline", Float, nullable=True),
+    Column("course", String(32), nullable=True),  # the course it was run for (tutor/courses); None: demo/none
+    Column("estimate_s", Float, nullable=True),  # the tool's cost estimate at submission (week budgets count it)
 )
 Index("ix_jobs_queue", jobs.c.status, jobs.c.priority, jobs.c.created_at)
 
@@ -80,13 +82,15 @@ class JobStore:
         upgrade_table(engine, jobs)  # adds error_detail / deadline to a database made before them
 
     # ---- jobs --------------------------------------------------------------------------
-    def insert(self, tool: str, preset: str | None, config: dict, owner: str, priority: int, uses_gpu: bool) -> str:
+    def insert(self, tool: str, preset: str | None, config: dict, owner: str, priority: int, uses_gpu: bool,
+               course: str | None = None, estimate_s: float | None = None) -> str:
         job_id = new_id()
         now = time.time()
         with self.engine.begin() as c:
             c.execute(jobs.insert().values(id=job_id, tool=tool, preset=preset, config=config, owner=owner,
                                            priority=priority, status="queued", cancel_requested=0,
-                                           uses_gpu=int(uses_gpu), attempts=0, created_at=now))
+                                           uses_gpu=int(uses_gpu), attempts=0, created_at=now, course=course,
+                                           estimate_s=estimate_s))
             self._event(c, job_id, "status", {"status": "queued"})
         return job_id
 
@@ -106,9 +110,11 @@ class JobStore:
         return or_(*conds) if conds else None
 
     def list(self, owner: str | None = None, tool: str | None = None, status: str | None = None,
-             limit: int = 1000, group: str | None = None) -> list[dict[str, Any]]:
+             limit: int = 1000, group: str | None = None, course: str | None = None) -> list[dict[str, Any]]:
         """Newest first. `owner` and `group` together: that owner's jobs and the group's."""
         q = select(jobs)
+        if course is not None:
+            q = q.where(jobs.c.course == course)
         cond = self._owned_by(owner, group)
         if cond is not None:
             q = q.where(cond)

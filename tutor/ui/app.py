@@ -202,6 +202,8 @@ async def start():
     cl.user_session.set("language", lang)
     settings = await cl.ChatSettings(_settings_widgets({"language": lang})).send()
     await apply_settings(settings)
+    if _is_staff():  # the course's materials, homework and stats (tutor/courses/page.py)
+        await cl.Message(content="[Страница курса для преподавателей / staff page](/staff)").send()
 
 
 @cl.on_chat_resume
@@ -251,6 +253,16 @@ def _thread_id() -> str:
 def _user() -> str:
     u = cl.user_session.get("user")
     return f"ui:{u.identifier}" if u else "ui:anonymous"
+
+
+def _course() -> str | None:
+    """The account's course (tutor/courses), read every turn so that a change applies without a new login;
+    None for admins (their chats pick one with /course)."""
+    u = cl.user_session.get("user")
+    account = runtime.users().account(u.identifier) if u else None
+    if account is None:
+        return None
+    return runtime.tutor().services.courses.course_of(account["role"], account.get("course"))
 
 
 @cl.on_message
@@ -308,8 +320,9 @@ async def _render_turn(llm, answer: cl.Message, state: dict, text: str, attachme
     sources = []
     job_id = None
     tool = None
+    course = await asyncio.to_thread(_course)
     async for ev in runtime.tutor().chat(_thread_id(), _user(), text, mode=cl.user_session.get("mode"),
-                                         attachments=attachments, llm=llm):
+                                         attachments=attachments, llm=llm, course=course):
         t = ev.type
         if t == "token":
             await answer.stream_token(ev.text)

@@ -22,6 +22,7 @@ ui_users = Table(
     Column("pw_hash", String(128), nullable=False),
     Column("role", String(16), nullable=False, default="student"),
     Column("created_at", Float, nullable=False),
+    Column("course", String(32), nullable=True),  # the course of a student/staff account (None: the demo course)
 )
 
 # Chainlit's SQLAlchemy data layer schema (its documented DDL, in portable SQL types)
@@ -59,6 +60,9 @@ class UserStore:
             for ddl in CHAINLIT_DDL:
                 c.execute(text(ddl))
         self._add_missing_columns()
+        from tutor.db import upgrade_table
+
+        upgrade_table(engine, ui_users)  # adds `course` to a database made before courses
 
     def _add_missing_columns(self) -> None:
         """Chainlit adds step columns between releases: add the ones an older database lacks."""
@@ -75,7 +79,7 @@ class UserStore:
                     with self.engine.begin() as c:
                         c.execute(text(f'ALTER TABLE {table} ADD COLUMN "{name}" {kind}'))
 
-    def create(self, username: str, password: str, role: str = "student") -> None:
+    def create(self, username: str, password: str, role: str = "student", course: str | None = None) -> None:
         check_ui_user(username)  # the owner of its jobs is 'ui:<name>': no ':' or '/' inside
         if len(password) < 8:
             raise ValueError("password: at least 8 characters")
@@ -84,7 +88,7 @@ class UserStore:
             if c.execute(select(ui_users.c.username).where(ui_users.c.username == username)).first():
                 raise ValueError(f"user '{username}' already exists")
             c.execute(ui_users.insert().values(username=username, salt=salt, pw_hash=_hash(password, salt), role=role,
-                                               created_at=time.time()))
+                                               created_at=time.time(), course=course))
 
     def ensure_external(self, username: str, provider: str, role: str = "student") -> dict:
         """The account of a user who logs in through an OAuth provider ('github:octocat'):
@@ -104,12 +108,24 @@ class UserStore:
             if c.execute(ui_users.update().where(ui_users.c.username == username).values(role=role)).rowcount == 0:
                 raise ValueError(f"no UI user '{username}'")
 
+    def set_course(self, username: str, course: str | None) -> None:
+        with self.engine.begin() as c:
+            if c.execute(ui_users.update().where(ui_users.c.username == username).values(course=course)).rowcount == 0:
+                raise ValueError(f"no UI user '{username}'")
+
+    def account(self, username: str) -> dict | None:
+        """Role and course of an account (read on every turn: a changed course applies without a new login)."""
+        with self.engine.connect() as c:
+            row = c.execute(select(ui_users.c.username, ui_users.c.role, ui_users.c.course)
+                            .where(ui_users.c.username == username)).mappings().first()
+        return dict(row) if row else None
+
     def verify(self, username: str, password: str) -> dict | None:
         with self.engine.connect() as c:
             row = c.execute(select(ui_users).where(ui_users.c.username == username)).mappings().first()
         if row is None or row["pw_hash"] == "!" or not hmac.compare_digest(row["pw_hash"], _hash(password, row["salt"])):
             return None
-        return {"username": row["username"], "role": row["role"]}
+        return {"username": row["username"], "role": row["role"], "course": row["course"]}
 
     def count(self) -> int:
         with self.engine.connect() as c:

@@ -163,7 +163,8 @@ async def tools(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
         if tool.name == "run_experiment":
             try:
                 plan = await asyncio.to_thread(plan_experiment, args["tool"], args.get("preset"),
-                                               args.get("params") or {}, settings=ctx.settings, lang=lang)
+                                               args.get("params") or {}, settings=ctx.settings, lang=lang,
+                                               policy=ctx.policy)
             except PlanRejected as e:
                 emit(ErrorEvent(code=e.code, message=e.message))
                 out.append(ToolMessage(content=f"Rejected: {e.message}", tool_call_id=call["id"]))

@@ -34,8 +34,17 @@ async def answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
         text = ans.not_covered_answer(lang, topics)
         stream_text(text)
         return {"answer": text, "sources": [], "answer_style": AnswerStyle.NOT_COVERED}
-    hint = mode == "hint" and ans.is_homework(q, hits)
-    index = ctx.services.index
+    # courses: a homework item of the course before its deadline is answered with hints, whatever the mode
+    item = await asyncio.to_thread(ctx.homework_item, q, hits)
+    hint = item is not None or (mode == "hint" and ans.is_homework(q, hits))
+    note = ""
+    if item is not None:
+        from tutor.courses.policy import hint_note
+
+        note = hint_note(item, lang)
+        stream_text(note)
+    done = {"homework_item": item.id if item is not None else None}
+    index = ctx.index
     embedder = getattr(index, "embedder", None)
     writer = ctx.writer(lang)
     if writer is not None:
@@ -54,14 +63,14 @@ async def answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
         asked = message if not state.get("follow_up") else f"{message} ({q})"
         result = None
         try:
-            async for item in write_answer(asked, hits, lang, writer, "hint" if hint else "explain",
+            async for piece in write_answer(asked, hits, lang, writer, "hint" if hint else "explain",
                                            state.get("history") or [], bool(state.get("follow_up")), embedder,
                                            getattr(index, "normalizer", None), fallback,
                                            min(ctx.settings.llm_max_tokens, 400)):
-                if isinstance(item, AnswerResult):
-                    result = item
-                elif item:
-                    emit(TokenEvent(text=item))
+                if isinstance(piece, AnswerResult):
+                    result = piece
+                elif piece:
+                    emit(TokenEvent(text=piece))
         except Exception as e:  # the backend broke mid-answer: what was not shown is answered extractively
             log.warning("LLM failed, answering extractively: %s", e)
             result = None
@@ -69,11 +78,11 @@ async def answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
             check = AnswerCheck(reason=result.reason, kept_claims=result.kept_claims, raw=result.raw[:2000],
                                 dropped=[DroppedSentence(text=d.text, reason=d.reason) for d in result.dropped])
             if said_not_covered and result.style == "extractive":
-                return {"answer": result.text, "sources": [], "answer_style": AnswerStyle.NOT_COVERED, "check": check}
+                return {"answer": result.text, "sources": [], "answer_style": AnswerStyle.NOT_COVERED, "check": check, **done}
             if result.text.strip():
                 style = AnswerStyle.HINT if hint else AnswerStyle(result.style) if result.style in \
                     {s.value for s in AnswerStyle} else AnswerStyle.GENERATIVE
-                return {"answer": result.text, "answer_style": style, "homework": hint, "check": check,
+                return {"answer": note + result.text, "answer_style": style, "homework": hint, "check": check, **done,
                         "timings": {k: float(v) for k, v in (result.timings or {}).items()
                                     if isinstance(v, (int, float))}}
         failed = result is None
@@ -84,5 +93,5 @@ async def answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     else:
         text = await asyncio.to_thread(ans.extractive_answer, q, hits, lang, embedder)
     stream_text(text)
-    return {"answer": text, "answer_style": AnswerStyle.HINT if hint else AnswerStyle.EXTRACTIVE, "homework": hint,
-            "llm_failed": failed}
+    return {"answer": note + text, "answer_style": AnswerStyle.HINT if hint else AnswerStyle.EXTRACTIVE, "homework": hint,
+            "llm_failed": failed, **done}

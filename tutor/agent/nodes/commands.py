@@ -78,6 +78,13 @@ async def command(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
         text = say("nothing_to_confirm", lang)
     elif kind == IntentKind.HELP:
         text = say("help", lang, tools=", ".join(TOOLS))
+    elif kind == IntentKind.COURSE:
+        from tutor.courses.chat import course_command
+
+        text, error = await asyncio.to_thread(course_command, ctx, arg, lang)
+        if error:
+            emit(ErrorEvent(code=error, message=text))
+            out["error"] = error
     elif kind == IntentKind.MODE:
         if arg in MODES:
             await asyncio.to_thread(ctx.services.threads.update, ctx.thread_id, mode=arg)

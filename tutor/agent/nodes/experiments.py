@@ -12,8 +12,9 @@ from langgraph.types import interrupt
 
 from tutor.agent.context import TurnContext
 from tutor.agent.events import AnswerStyle, ErrorEvent
-from tutor.agent.messages import duration, say
-from tutor.agent.planning import PlanRejected, describe_plans, plan_experiment, sweep_params, unsupported_note, where
+from tutor.agent.messages import say
+from tutor.agent.planning import (PlanRejected, cost_text, describe_plans, plan_experiment, sweep_params,
+                                  unsupported_note, where)
 from tutor.agent.runs import run_plans
 from tutor.agent.state import TurnState
 from tutor.agent.streaming import emit, stream_text
@@ -25,7 +26,7 @@ async def plan(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     try:
         for params in sweep_params(it.params, it.sweep):
             p = await asyncio.to_thread(plan_experiment, it.tool, it.preset, params, settings=ctx.settings, lang=lang,
-                                        unsupported=it.unsupported, explicit=it.explicit)
+                                        unsupported=it.unsupported, explicit=it.explicit, policy=ctx.policy)
             plans.append(p)
     except PlanRejected as e:
         emit(ErrorEvent(code=e.code, message=e.message))
@@ -35,7 +36,7 @@ async def plan(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
         emit(p.planned_event())
     if ctx.plan_only:
         text = "\n".join(say("plan", lang, tool=p.tool, preset=p.preset, where=where(p, lang),
-                             duration=duration(p.estimate_s, lang), measures=", ".join(p.measures),
+                             duration=cost_text(p, lang), measures=", ".join(p.measures),
                              config=p.short_config()) for p in plans)
         text += ("\n" + unsupported_note(plans, lang)).rstrip()
         stream_text(text)

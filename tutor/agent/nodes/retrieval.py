@@ -1,4 +1,5 @@
-"""Retrieval for a course question: hybrid search, the question's language preferred."""
+"""Retrieval for a course question: hybrid search over the turn's course (shared material plus
+the course's own), the question's language preferred."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ log = logging.getLogger(__name__)
 
 async def search(ctx: TurnContext, query: str, lang: str, k: int | None = None) -> list:
     try:
-        index = ctx.services.index
+        # the turn's course: the shared index fused with the course's own materials (tutor/courses/search.py)
+        index = ctx.index
         hits = await asyncio.to_thread(index.search, query, k or ctx.settings.search_k)
     except Exception as e:
         log.warning("retrieval failed: %s", e)

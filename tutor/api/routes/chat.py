@@ -12,11 +12,12 @@ import json
 import logging
 from contextlib import aclosing
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from prometheus_client import Counter
 from sse_starlette.sse import EventSourceResponse
 
-from tutor.api.deps import PrincipalDep, TutorDep, owner_for
+from tutor.api.deps import PrincipalDep, TutorDep, course_binding, owner_for
+from tutor.api.errors import APIError
 from tutor.api.metrics import REGISTRY, TOKENS, TURNS
 from tutor.api.public import public_chat_event
 from tutor.api.schemas import ERRORS, ChatRequest, ChatResponse, sse_response
@@ -36,6 +37,21 @@ def thread_key(principal, body: ChatRequest) -> str:
 def _url_user(principal, body: ChatRequest) -> str | None:
     """The `user` an output URL needs: the end user a bot or admin speaks for."""
     return body.user if principal.role in ("bot", "admin") else None
+
+
+def turn_course(request: Request, principal, body: ChatRequest) -> str | None:
+    """The course the turn belongs to (tutor/courses): an admin's choice, else the account's own."""
+    own = course_binding(request, principal)
+    if body.course is None:
+        return own
+    if principal.is_admin:
+        if request.app.state.tutor.services.courses.find(body.course) is None:
+            raise APIError(404, "course_not_found", f"no course '{body.course}'")
+        return body.course
+    if body.course != own:
+        raise APIError(403, "forbidden", f"this key belongs to course {own or 'none'}: it cannot chat in another"
+                                         if own else "an unbound bot picks a chat's course with the /course command")
+    return own
 
 
 def count(ev) -> None:
@@ -64,11 +80,11 @@ async def cancellable(events, endpoint: str, thread: str):
 
 
 @router.post("/chat", response_model=ChatResponse, responses=ERRORS, summary="Ask the tutor (one JSON answer)")
-async def chat(body: ChatRequest, principal: PrincipalDep, tutor: TutorDep) -> ChatResponse:
+async def chat(body: ChatRequest, principal: PrincipalDep, tutor: TutorDep, request: Request) -> ChatResponse:
     events, final = [], None
     user = _url_user(principal, body)
     async for ev in tutor.chat(thread_key(principal, body), owner_for(principal, body.user), body.message,
-                               mode=body.mode, plan_only=body.plan_only):
+                               mode=body.mode, plan_only=body.plan_only, course=turn_course(request, principal, body)):
         count(ev)
         if ev.type != "token":
             events.append(public_chat_event(ev.model_dump(mode="json"), user))
@@ -85,9 +101,10 @@ async def chat(body: ChatRequest, principal: PrincipalDep, tutor: TutorDep) -> C
              description="Each SSE event's `event` is the agent event type (token, sources, tool_call, job_planned, "
                          "job_submitted, job_progress, artifact, final, error) and `data` its JSON. A client that "
                          "disconnects stops the answer; a submitted job keeps running.")
-async def chat_stream(body: ChatRequest, principal: PrincipalDep, tutor: TutorDep):
+async def chat_stream(body: ChatRequest, principal: PrincipalDep, tutor: TutorDep, request: Request):
     thread = thread_key(principal, body)
-    turn = tutor.chat(thread, owner_for(principal, body.user), body.message, mode=body.mode, plan_only=body.plan_only)
+    turn = tutor.chat(thread, owner_for(principal, body.user), body.message, mode=body.mode, plan_only=body.plan_only,
+                      course=turn_course(request, principal, body))
     user = _url_user(principal, body)
 
     async def gen():

@@ -52,6 +52,15 @@ def _require_staff(principal) -> None:
         raise APIError(403, "forbidden", "registering and deleting datasets needs a staff or admin key")
 
 
+def _visible_to(request: Request, principal) -> str | None:
+    """The course whose datasets (plus the shared ones) this caller sees; None: all (admins)."""
+    if principal.is_admin:
+        return None
+    from tutor.api.deps import courses_of
+
+    return courses_of(request).course_of(principal.role, principal.course) or request.app.state.settings.demo_course_id
+
+
 def _error(e: Exception):
     from tutor.datasets.service import DatasetError
     from tutor.datasets.validator import DatasetRejected
@@ -75,6 +84,11 @@ async def add_dataset(request: Request, principal: PrincipalDep, st: SettingsDep
                       kind: Annotated[str | None, Form(pattern="^(" + "|".join(KINDS) + ")$")] = None,
                       course: Annotated[str | None, Form(max_length=128, pattern=r"^[\w.:@-]+$")] = None):
     _require_staff(principal)
+    if principal.role == "staff":  # staff register for their own course
+        own = _visible_to(request, principal)
+        if course not in (None, own):
+            raise APIError(403, "forbidden", f"staff of course {own} register datasets for that course only")
+        course = own
     incoming = Path(st.data_dir) / "datasets" / "_incoming"
     incoming.mkdir(parents=True, exist_ok=True)
     tmp = incoming / f"upload-{uuid.uuid4().hex}.zip"
@@ -98,14 +112,14 @@ async def add_dataset(request: Request, principal: PrincipalDep, st: SettingsDep
 @router.get("/datasets", response_model=DatasetList, responses=ERRORS, summary="List registered datasets")
 async def list_datasets(request: Request, principal: PrincipalDep,
                         kind: Annotated[str | None, Query(pattern="^(" + "|".join(KINDS) + ")$")] = None) -> dict:
-    rows = await asyncio.to_thread(_service(request).list, kind)
+    rows = await asyncio.to_thread(_service(request).list, kind, None, _visible_to(request, principal))
     return {"total": len(rows), "items": rows}
 
 
 @router.get("/datasets/{name}", response_model=DatasetInfo, responses=ERRORS, summary="One registered dataset")
 async def get_dataset(request: Request, principal: PrincipalDep, name: str):
     try:
-        return await asyncio.to_thread(_service(request).get, name)
+        return await asyncio.to_thread(_service(request).get, name, _visible_to(request, principal))
     except Exception as e:
         return _error(e)
 
@@ -114,6 +128,10 @@ async def get_dataset(request: Request, principal: PrincipalDep, name: str):
 async def delete_dataset(request: Request, principal: PrincipalDep, name: str) -> dict:
     _require_staff(principal)
     try:
+        if principal.role == "staff":  # only their course's datasets (a shared or another course's: not found)
+            record = await asyncio.to_thread(_service(request).get, name, _visible_to(request, principal))
+            if record.get("course") is None:
+                raise APIError(403, "forbidden", "a dataset shared by all courses is removed by an admin")
         await asyncio.to_thread(_service(request).remove, name)
     except Exception as e:
         return _error(e)

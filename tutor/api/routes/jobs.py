@@ -9,12 +9,12 @@ import mimetypes
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Query, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi import Path as Path_
 from fastapi.responses import FileResponse
 from sse_starlette.sse import EventSourceResponse
 
-from tutor.api.deps import JobsDep, PrincipalDep, SettingsDep, owner_for
+from tutor.api.deps import JobsDep, PrincipalDep, SettingsDep, course_binding, owner_for
 from tutor.api.errors import APIError
 from tutor.api.public import MAX_SEQ, output_url, public_event, public_job as _public
 from tutor.api.schemas import ERRORS, JobInfo, JobList, JobRequest, sse_response
@@ -26,27 +26,34 @@ router = APIRouter(prefix="/v1", tags=["jobs"])
 
 def _owned(jobs, job_id: str, principal) -> dict:
     job = jobs.get(job_id)
-    if job is None or (not principal.is_admin and not _may_see(principal, job.get("owner"))):
+    demo = getattr(getattr(jobs, "settings", None), "demo_course_id", "demo")
+    if job is None or (not principal.is_admin and not _may_see(principal, job.get("owner"), job, demo)):
         raise APIError(404, "not_found", f"job '{job_id[:64]}' not found")
     return job
 
 
-def _may_see(principal, owner: str | None) -> bool:
-    return owner == principal.name or (principal.role == "bot" and str(owner).startswith(principal.name + ":"))
+def _may_see(principal, owner: str | None, job: dict | None = None, demo: str = "demo") -> bool:
+    if owner == principal.name or (principal.role == "bot" and str(owner).startswith(principal.name + ":")):
+        return True
+    # a course's staff read (and may cancel) the jobs run for their course
+    return (principal.role == "staff" and job is not None
+            and (job.get("course") or demo) == (principal.course or demo))
 
 
 def _job_error(e: Exception) -> APIError:
-    from tutor.jobs.service import QuotaExceeded
+    from tutor.jobs.service import HomeworkLocked, QuotaExceeded
 
-    if isinstance(e, QuotaExceeded):
-        return APIError(429, "quota_exceeded", str(e), {"Retry-After": "30"})
+    if isinstance(e, QuotaExceeded):  # also a course's weekly budget (code budget_exceeded)
+        return APIError(429, e.code, str(e), {"Retry-After": "30"})
+    if isinstance(e, HomeworkLocked):
+        return APIError(403, e.code, str(e))
     if isinstance(e, KeyError):
         return APIError(404, "unknown_tool", e.args[0] if e.args else str(e))
     return APIError(422, "invalid_config", redact(str(e)))
 
 
 @router.post("/jobs", status_code=201, response_model=JobInfo, responses=ERRORS, summary="Submit an experiment job")
-async def submit(body: JobRequest, principal: PrincipalDep, jobs: JobsDep) -> dict:
+async def submit(body: JobRequest, principal: PrincipalDep, jobs: JobsDep, request: Request) -> dict:
     from pydantic import ValidationError
 
     from tools.registry import TOOLS
@@ -58,10 +65,14 @@ async def submit(body: JobRequest, principal: PrincipalDep, jobs: JobsDep) -> di
         # refused rather than clamped: a silently lowered priority would look like a queue bug
         raise APIError(403, "forbidden", "priority above 0 needs an admin key (0 or below is allowed)")
     owner = owner_for(principal, body.user)
+    # the course's rules (homework deadlines, weekly budget) apply to its members; an unbound bot's users: the demo's
+    course = course_binding(request, principal) or (request.app.state.settings.demo_course_id
+                                                    if principal.role == "bot" else None)
     try:
         job_id = await asyncio.to_thread(jobs.submit, body.tool, body.config, owner, preset=body.preset,
                                          priority=body.priority,
-                                         max_concurrent=principal.max_concurrent_jobs if principal.role != "bot" else None)
+                                         max_concurrent=principal.max_concurrent_jobs if principal.role != "bot" else None,
+                                         course=course)
     except (JobError, ValidationError, KeyError, ValueError) as e:
         raise _job_error(e)
     return _public(jobs.get(job_id), principal)
@@ -75,6 +86,10 @@ async def list_jobs(principal: PrincipalDep, jobs: JobsDep,
                     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict:
     if principal.is_admin:
         rows = await asyncio.to_thread(jobs.list, tool=tool, status=status)
+    elif principal.role == "staff":  # the jobs of their course (tutor/courses), their own among them
+        course = principal.course or jobs.settings.demo_course_id
+        rows = [j for j in await asyncio.to_thread(jobs.list, tool=tool, status=status)
+                if (j.get("course") or jobs.settings.demo_course_id) == course or j.get("owner") == principal.name]
     else:  # a bot's own jobs and its users' ('<bot>:<user>'), a student's own
         rows = await asyncio.to_thread(jobs.list, owner=principal.name, tool=tool, status=status,
                                        group=principal.name if principal.role == "bot" else None)

@@ -13,11 +13,11 @@ import uuid
 from contextlib import aclosing
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.sse import EventSourceResponse
 
-from tutor.api.deps import PrincipalDep, TutorDep, owner_for
+from tutor.api.deps import PrincipalDep, TutorDep, course_binding, owner_for
 from tutor.api.errors import APIError
 from tutor.api.routes.chat import cancellable, count
 from tutor.api.schemas import ERRORS, MAX_MESSAGE, sse_response
@@ -115,7 +115,7 @@ async def models(principal: PrincipalDep) -> dict:
     "model": OACompletion, "description": "A chat.completion; with `stream: true` Server-Sent Events instead.",
     "content": sse_response("", "A chat.completion.chunk as JSON; the last event's data is `[DONE]`.",
                             json_data=False)["content"]}})
-async def completions(body: OARequest, principal: PrincipalDep, tutor: TutorDep):
+async def completions(body: OARequest, principal: PrincipalDep, tutor: TutorDep, request: Request):
     users = [_text(m) for m in body.messages if m.role == "user"]
     if not users or not users[-1].strip():
         raise APIError(422, "validation_error", "messages must contain a non-empty user message")
@@ -124,10 +124,11 @@ async def completions(body: OARequest, principal: PrincipalDep, tutor: TutorDep)
     # OpenAI's `user` is any end-user id: an odd one (too long, ':' or '/') maps to a safe name
     thread, owner = _thread(principal, body, users), owner_for(principal, body.user and safe_login(body.user, USER_MAX))
     cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+    course = course_binding(request, principal)  # the key's course (tutor/courses)
 
     if not body.stream:
         final = None
-        async for ev in tutor.chat(thread, owner, users[-1]):
+        async for ev in tutor.chat(thread, owner, users[-1], course=course):
             count(ev)
             if ev.type == "final":
                 final = ev
@@ -145,7 +146,7 @@ async def completions(body: OARequest, principal: PrincipalDep, tutor: TutorDep)
 
     async def gen():
         yield chunk({"role": "assistant", "content": ""})
-        async with aclosing(cancellable(tutor.chat(thread, owner, users[-1]), "chat_completions", thread)) as events:
+        async with aclosing(cancellable(tutor.chat(thread, owner, users[-1], course=course), "chat_completions", thread)) as events:
             async for ev in events:
                 if ev.type == "token":
                     yield chunk({"content": redact(ev.text)})
