@@ -741,6 +741,15 @@ def choose_model(message: str) -> str:
     return "imagenet"
 
 
+# ImageNet has no digit classes: "что за цифра?" is a question for the student's MNIST CNN
+DIGIT_QUESTION = re.compile(r"цифр|\bdigits?\b|\bmnist\b|какое\s+число|\bnumber\b", re.I)
+
+
+def asks_for_digit(message: str) -> bool:
+    """True when the student asks which digit an image shows (a task for their MNIST CNN, not ImageNet)."""
+    return bool(DIGIT_QUESTION.search(message or ""))
+
+
 def wants_own_checkpoint(message: str) -> bool:
     """True when the student asks for their own trained model ("проверь моей моделью")."""
     return bool(OWN_MODEL.search(message or ""))

@@ -277,3 +277,12 @@ def test_cuda_answers_like_the_cpu(photos, tmp_path):
     cpu_face = P.predict("faces", photos["astronaut"], P.Options(device="cpu"), out_dir=tmp_path).faces
     gpu_face = P.predict("faces", photos["astronaut"], P.Options(device="cuda"), out_dir=tmp_path).faces
     assert len(gpu_face) == 1 and iou(gpu_face[0].box, cpu_face[0].box) > 0.9
+
+
+def test_digit_questions_go_to_the_students_mnist_model():
+    # ImageNet has no digit classes: these are questions for the student's own CNN
+    for msg in ("Что это за цифра?", "какая цифра на картинке", "what digit is this?", "распознай mnist",
+                "какое число тут"):
+        assert P.asks_for_digit(msg), msg
+    for msg in ("что на фото?", "найди лица", "прочитай надпись", "это кот?"):
+        assert not P.asks_for_digit(msg), msg

@@ -136,8 +136,13 @@ def is_relevant(hits: list[Hit], question: str, norm=None) -> bool:
     if not hits:
         return False
     best = max((h.dense_score or 0.0) for h in hits)
-    if norm is not None and len(norm.unknown) > len(norm.course_words) and best < DENSE_CLOSE:
-        return False
+    if norm is not None and best < DENSE_CLOSE:
+        # a word the shared vocabulary lacks is not unknown when a retrieved passage uses it (a course's own
+        # uploaded material: «консультации … в кабинете 777»)
+        have = set().union(*(set(tokenize(f"{h.section} {h.text}")) for h in hits[:3]))
+        unknown = [w for w in norm.unknown if not set(tokenize(w)) & have]
+        if len(unknown) > len(norm.course_words):
+            return False
     cov = max(coverage(question, h, norm) for h in hits[:3])
     if best >= DENSE_RELEVANT or cov >= COVERAGE_RELEVANT or (best >= DENSE_WEAK and cov >= 0.34):
         return True

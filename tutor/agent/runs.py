@@ -150,6 +150,8 @@ async def run_plans(ctx: TurnContext, plans: list[ExperimentPlan], lang: str) ->
             if job.get("status") in ("failed", "cancelled"):
                 emit(ErrorEvent(code=f"job_{job['status']}", message=parts[-1]))
                 out["error"] = f"job_{job['status']}"
+    # the week's budget: what these runs are estimated to take of it, kept with the outcome
+    parts += [f"{p.tool}:{_cost_note(p, lang)}" for p in plans if p.budget_share is not None]
     last = jobs[ids[-1]]
     if "tool" in last:
         out["job"] = JobInfo.of(last)

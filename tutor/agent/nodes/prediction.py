@@ -1,7 +1,7 @@
 """An uploaded image. By default pretrained models answer (tools/pretrained.py: ImageNet
 classes, faces, text; COCO detection and segmentation online), picked from the student's
 words, with the drawn result and the lecture that teaches the method; when the student asks
-for their own model ("моей моделью"), inference with their latest checkpoint of the tool the
+for their own model ("моей моделью") or which digit an image shows (ImageNet has none), inference with their latest checkpoint of the tool the
 message points at (detection, segmentation; classification by default)."""
 
 from __future__ import annotations
@@ -36,11 +36,15 @@ def tool_for_upload(message: str) -> str:
 
 
 async def predict(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
-    from tools.pretrained import wants_own_checkpoint
+    from tools.pretrained import asks_for_digit, wants_own_checkpoint
 
-    if not wants_own_checkpoint(state["message"]):
-        return await predict_pretrained(state, runtime)
-    return await predict_own(state, runtime)
+    message = state["message"]
+    if wants_own_checkpoint(message):
+        return await predict_own(state, runtime)
+    if asks_for_digit(message) and tool_for_upload(message) == "cnn":
+        # ImageNet knows no digits: the student's MNIST CNN answers, or the student is told to train one
+        return await predict_own(state, runtime)
+    return await predict_pretrained(state, runtime)
 
 
 async def predict_pretrained(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
