@@ -11,6 +11,7 @@ embedded Qwen and an OpenAI-compatible server, where the model chooses the calls
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from tutor.llm.base import LLMCapabilities
 
 TASKS = [json.loads(line) for line in (Path(__file__).parent / "agent_tasks.jsonl").read_text().splitlines() if line.strip()]
 FLOOR = 0.95
+# AGENT_TASKS=c03,s01: only these tasks (to debug one; the floor applies to the whole set in CI)
+if os.environ.get("AGENT_TASKS"):
+    TASKS = [t for t in TASKS if t["id"] in os.environ["AGENT_TASKS"].split(",")]
 
 
 def scripted_reply(step: dict, n: int) -> AIMessage:
@@ -156,6 +160,8 @@ async def test_agent_tasks(eval_index, tmp_path, data_dir):
                 if model.replies:
                     got.append(f"{len(model.replies)} scripted replies left unused (the loop stopped early)")
                     model.replies.clear()
+                if got and os.environ.get("AGENT_TASKS"):
+                    print(f"--- {task['id']} turn {n + 1} [{final.intent}]: {final.answer}")
                 problems += [f"turn {n + 1}: {p}" for p in got]
             results.append({"id": task["id"], "kind": task["kind"], "lang": task["lang"], "ok": not problems,
                             "problems": problems})
@@ -167,4 +173,4 @@ async def test_agent_tasks(eval_index, tmp_path, data_dir):
     (out / "agent.json").write_text(json.dumps({"success": rate, "tasks": results}, ensure_ascii=False, indent=2))
     failed = [r for r in results if not r["ok"]]
     assert rate >= FLOOR, json.dumps(failed, ensure_ascii=False, indent=1)
-    assert len(TASKS) >= 40 and {t["lang"] for t in TASKS} == {"ru", "en"}
+    assert os.environ.get("AGENT_TASKS") or len(TASKS) >= 40 and {t["lang"] for t in TASKS} == {"ru", "en"}

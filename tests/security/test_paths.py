@@ -27,16 +27,20 @@ def _registered_tools():
     from tools.registry import TOOLS
     from tutor.jobs.worker import extra_tools
 
-    old = os.environ.get("TUTOR_EXTRA_TOOLS")
+    old, before = os.environ.get("TUTOR_EXTRA_TOOLS"), dict(TOOLS)
     os.environ["TUTOR_EXTRA_TOOLS"] = "sleeper=tests.jobs.sleeper_tool"
     try:
         extra_tools()
+        return dict(TOOLS)
     finally:
         if old is None:
             os.environ.pop("TUTOR_EXTRA_TOOLS", None)
         else:
             os.environ["TUTOR_EXTRA_TOOLS"] = old
-    return dict(TOOLS)
+        # collected at import: leave the registry as it was, or every later module parametrized over TOOLS
+        # (tests/tools) would collect the sleeper as a course tool
+        TOOLS.clear()
+        TOOLS.update(before)
 
 
 def _string_fields(schema: dict) -> tuple[list[str], dict[str, list[str]]]:

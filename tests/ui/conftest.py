@@ -139,7 +139,9 @@ class ChatUI:
         self.sid = f"sid-{uuid.uuid4()}"
         self.session = WebsocketSession(id=str(uuid.uuid4()), socket_id=self.sid, emit=self.socket.emit,
                                         emit_call=self.socket.emit_call, user_env={}, client_type="webapp",
-                                        user=user, thread_id=None)
+                                        user=user, thread_id=None,
+                                        # a Russian course's browser (the UI follows its language)
+                                        environ={"HTTP_ACCEPT_LANGUAGE": "ru-RU,ru;q=0.9"})
 
     async def _run(self, coro, timeout: float, sent_id: str | None = None):
         mark = len(self.socket.events)

@@ -96,7 +96,7 @@ def test_flows_in_a_real_browser(ui_server, shots, tmp_path):
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ru-RU")
         page.set_default_timeout(120_000)
 
         # log in
@@ -112,7 +112,7 @@ def test_flows_in_a_real_browser(ui_server, shots, tmp_path):
         _send(page, "Зачем нужен паддинг в свёрточной сети?")
         expect(page.get_by_text("По материалам курса").first).to_be_visible(timeout=180_000)
         expect(page.get_by_text(CITATION).first).to_be_visible(timeout=180_000)
-        expect(page.get_by_text("Used retrieval").first).to_be_visible()  # the retrieval step is shown
+        expect(page.get_by_text(re.compile(r"(Used|Использовано) retrieval")).first).to_be_visible()  # the retrieval step is shown
         page.screenshot(path=str(shots / "2-answer-with-sources.png"))
 
         # a starter that runs a CNN smoke experiment: progress, then a plot
@@ -162,7 +162,7 @@ def test_feedback_click_is_listed_by_the_api(ui_server, ui_data, shots, tmp_path
     question = "Что делает max pooling?"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ru-RU")
         page.set_default_timeout(120_000)
         page.goto(ui_server + "/")
         page.wait_for_selector("input[type=password]")

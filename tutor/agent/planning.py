@@ -73,7 +73,7 @@ def plan_experiment(tool: str | None, preset: str | None, params: dict[str, Any]
                           memory_bytes=cost.memory_bytes, parameters=cost.parameters, on_gpu=on_gpu,
                           needs_confirmation=seconds > settings.confirm_above_s,
                           unsupported=list(unsupported) + [u for u in unknown if not explicit],
-                          measures=[main.name(lang)])
+                          measures=[main.name(lang) if main.name(lang) == main.key else f"{main.name(lang)} ({main.key})"])
     return policy.review(plan, lang) if policy is not None else plan
 
 

@@ -109,7 +109,9 @@ def metric_line(tool: str, result: dict[str, Any], lang: str) -> str | None:
     if metric.key not in metrics:
         return None
     v = metrics[metric.key]
-    line = f"**{metric.name(lang)}** = {_fmt(v)}"
+    # the label a student reads and the key they see in metrics.json, the UI and /compare
+    label = metric.name(lang)
+    line = f"**{label}** (`{metric.key}`) = {_fmt(v)}" if label != metric.key else f"**{label}** = {_fmt(v)}"
     ok = metric.meets_floor(v)
     if ok is not None:
         line += " — " + say("floor_met" if ok else "floor_missed", lang, floor=f"{metric.floor:g}")

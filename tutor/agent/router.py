@@ -278,6 +278,20 @@ def route(message: str) -> Intent:
     return Intent(kind=IntentKind.QUESTION, reason="rules")
 
 
+# a run asked for in the imperative, whatever else the message asks («запусти ган и объясни лоссы»)
+RUN_IMPERATIVE = (r"(?<![а-яёa-z])(запусти|запустите|обучи|обучите|натренируй|потренируй|прогони|дообучи|сделай|сдлеай|"
+                  r"поставь|run|train|launch|start|fit|fine-?tune)(?![а-яёa-z])")
+
+
+def asks_for_run(message: str) -> bool:
+    """Whether the student asks for a run in this message: a run request by the rules, or a run
+    verb in the imperative with a tool named ("run a GAN and explain the losses"). The agent loop
+    never starts a run the student did not ask for without a confirmation."""
+    if route(message).kind == IntentKind.EXPERIMENT:
+        return True
+    return bool(re.search(RUN_IMPERATIVE, (message or "").lower())) and find_tool(message) is not None
+
+
 _tool_vecs = None
 _embedder = None
 

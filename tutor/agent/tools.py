@@ -159,7 +159,10 @@ async def compare_runs(ctx: TurnContext, state: dict, tool: str, job_ids: list[s
     if job_ids:
         job_ids = [j for j in job_ids if ctx.services.jobs.get_owned(j, ctx.user)]
     text, info = await comparison(ctx, tool, state["language"], job_ids=job_ids or None)
-    return ToolOutcome(text, {"comparison": info} if info else {})
+    if not info:
+        return ToolOutcome(text)
+    # the table's numbers come from the runs: kept with the answer whatever the model's phrasing
+    return ToolOutcome(text, {"comparison": info, "reports": list(state.get("reports") or []) + [text]})
 
 
 async def read_run(ctx: TurnContext, state: dict, job_id: str | None = None) -> ToolOutcome:

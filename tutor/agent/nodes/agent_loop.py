@@ -28,7 +28,7 @@ from tutor.agent.events import AnswerStyle, ErrorEvent, ToolCallEvent
 from tutor.agent.intents import IntentKind
 from tutor.agent.planning import PlanRejected, describe_plans, plan_experiment, unsupported_note
 from tutor.agent.prompts import FINAL_ANSWER_NUDGE, agent_system
-from tutor.agent.router import route as route_rules
+from tutor.agent.router import asks_for_run, route as route_rules
 from tutor.agent.runs import run_plans
 from tutor.agent.state import TurnState
 from tutor.agent.streaming import emit, stream_text
@@ -110,7 +110,8 @@ def _with_run_numbers(text: str, state: TurnState) -> str:
     """The numbers of a run come from the run: when the model's phrasing left the report's
     figures out, the deterministic report is appended to it."""
     reports = state.get("reports") or []
-    missing = [r for r in reports if not all(n in text for n in re.findall(r"\d+\.\d+", r)[:2])]
+    missing = [r for r in reports
+               if not all(n in text for n in (re.findall(r"\d+\.\d+", r) or re.findall(r"\b\d+\b", r))[:2])]
     return text + "".join("\n\n---\n" + r for r in missing)
 
 
@@ -185,7 +186,7 @@ async def tools(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     if not runs:
         return update
     plans = [p for _, p in runs]
-    asked = route_rules(state["message"]).kind == IntentKind.EXPERIMENT
+    asked = asks_for_run(state["message"])
     if not asked:  # the student did not ask for a run in this message: never start one unasked
         plans = [p.model_copy(update={"needs_confirmation": True}) for p in plans]
     for p in plans:

@@ -83,6 +83,7 @@ async def answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
                 style = AnswerStyle.HINT if hint else AnswerStyle(result.style) if result.style in \
                     {s.value for s in AnswerStyle} else AnswerStyle.GENERATIVE
                 return {"answer": note + result.text, "answer_style": style, "homework": hint, "check": check, **done,
+                        "llm_failed": result.reason.startswith("LLM error"),  # the UI says the model is down
                         "timings": {k: float(v) for k, v in (result.timings or {}).items()
                                     if isinstance(v, (int, float))}}
         failed = result is None

@@ -300,7 +300,7 @@ async def course_stats(course: ManagedDep, course_id: CourseId, request: Request
 
 @router.get("/courses/{course_id}/stats/export", responses={**STAFF_ERRORS, 200: {
     "content": {"text/csv": {}, "application/x-ndjson": {}}, "description": "The table as CSV or JSON Lines."}},
-    response_class=PlainTextResponse, summary="One table of the stats as CSV or JSONL (staff)")
+    summary="One table of the stats as CSV or JSONL (staff)")
 async def export_stats(course: ManagedDep, course_id: CourseId, request: Request, principal: PrincipalDep,
                        table: Annotated[Literal["questions", "per_day", "topics", "not_found", "feedback", "runs",
                                                 "failures", "usage"], Query()] = "questions",
