@@ -325,3 +325,19 @@ async def test_local_storage_rejects_keys_outside_its_root(tmp_path):
     assert await storage.upload_file("u1/e1/plot.png", b"other", overwrite=False) == out
     assert storage.path("u1/e1/plot.png").read_bytes() == b"\x89PNG"
     assert await storage.delete_file("u1/e1/plot.png") and not await storage.delete_file("u1/e1/plot.png")
+
+
+async def test_staff_get_the_course_page_from_a_starter_and_students_do_not(ui):
+    staff = await ui.login("gina", role="staff")
+    labels = [s.label for s in await ui.app.starters(user=staff.user, language="ru-RU")]
+    assert "Страница курса (для преподавателей)" in labels and len(labels) == len(ui.app.STARTERS["ru"]) + 1
+    await staff.open()
+    turn = await staff.say("/staff")
+    assert "](/staff)" in turn.answer["output"]
+
+    student = await ui.login("hank")
+    assert [s.label for s in await ui.app.starters(user=student.user, language="en-US")] == \
+        [label for label, _ in ui.app.STARTERS["en"]]
+    await student.open()
+    turn = await student.say("/staff")
+    assert "](/staff)" not in turn.answer["output"]

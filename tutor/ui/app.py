@@ -137,9 +137,18 @@ def ui_language(browser: str | None) -> str:
     return "en" if (browser or "").lower().startswith("en") else "ru"
 
 
+STAFF_STARTER = {"ru": ("Страница курса (для преподавателей)", "/staff"), "en": ("Course page (staff)", "/staff")}
+STAFF_PAGE = {"ru": "[Страница курса для преподавателей](/staff): материалы, домашние задания, статистика.",
+              "en": "[The course's staff page](/staff): materials, homework, stats."}
+
+
 @cl.set_starters
 async def starters(user=None, language=None):
-    return [cl.Starter(label=label, message=message) for label, message in STARTERS[ui_language(language)]]
+    lang = ui_language(language)
+    items = list(STARTERS[lang])
+    if (getattr(user, "metadata", None) or {}).get("role") in ("staff", "admin"):
+        items.append(STAFF_STARTER[lang])  # a starter, not a message: a message on start would hide the starters
+    return [cl.Starter(label=label, message=message) for label, message in items]
 
 
 def _is_staff() -> bool:
@@ -202,8 +211,6 @@ async def start():
     cl.user_session.set("language", lang)
     settings = await cl.ChatSettings(_settings_widgets({"language": lang})).send()
     await apply_settings(settings)
-    if _is_staff():  # the course's materials, homework and stats (tutor/courses/page.py)
-        await cl.Message(content="[Страница курса для преподавателей / staff page](/staff)").send()
 
 
 @cl.on_chat_resume
@@ -273,6 +280,9 @@ async def on_message(message: cl.Message):
         if path:
             attachments.append({"name": el.name, "path": path, "mime": getattr(el, "mime", "") or ""})
     text = message.content or ""
+    if text.strip() == "/staff" and _is_staff():  # the course's materials, homework and stats (tutor/courses/page.py)
+        await cl.Message(content=STAFF_PAGE[_lang()]).send()
+        return
     if not text.strip() and attachments:
         text = "Что на этом изображении?" if _lang() == "ru" else "What is in this image?"
     preset = cl.user_session.get("preset")
