@@ -16,7 +16,9 @@ from tests.evals.student_eval import embedded_llm_model, load_cases, make_servic
 # one of each kind that matters most (concept, debugging, a follow-up chain, not covered, English logistics):
 # ~30-90 s per answer on 2 busy cores keeps it to ~4 min of `make test`; bench/answers.py runs all 94
 SUBSET = ["s003", "s027", "s056", "s057", "s062", "s080"]
-FLOORS = {"fact_accuracy": 0.55, "language": 0.85, "citations_valid": 1.0, "mean_grade": 1.2}
+# language: one miss of the six allowed, as one of ten was with 0.85 (English logistics over Russian-only
+# course pages is the known weak item, s080)
+FLOORS = {"fact_accuracy": 0.55, "language": 0.8, "citations_valid": 1.0, "mean_grade": 1.2}
 MAX_FALSE_NOT_FOUND = 0.15
 
 
