@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -83,3 +84,22 @@ def client(server):
         return httpx.Client(base_url=server["base"], headers=headers, timeout=300)
 
     return make
+
+
+@contextmanager
+def key_clients(server: dict, timeout: float):
+    """make("alice") → an httpx client on `server` (launch_server's info) with alice's key; make(None)
+    without a key. Every client made is closed on exit."""
+    made = []
+
+    def make(who: str | None = "alice", **kw) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {server['keys'][who]}"} if who else {}
+        c = httpx.Client(base_url=server["base"], headers=headers, timeout=kw.pop("timeout", timeout), **kw)
+        made.append(c)
+        return c
+
+    try:
+        yield make
+    finally:
+        for c in made:
+            c.close()

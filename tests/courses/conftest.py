@@ -19,7 +19,7 @@ import zipfile
 import httpx
 import pytest
 
-from tests.api.conftest import ROOT, launch_server, stop_server
+from tests.api.conftest import ROOT, key_clients, launch_server, stop_server
 
 KEYS = [("admin", "admin", []), ("staff-a", "staff", ["--course", "a"]), ("staff-b", "staff", ["--course", "b"]),
         ("alice", "student", ["--course", "a"]), ("bob", "student", ["--course", "b"]),
@@ -65,17 +65,8 @@ def prepare(data) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def as_(course_server):
     """as_("alice") → an httpx client with alice's key; as_(None) without a key."""
-    made = []
-
-    def make(who: str | None = "alice", **kw) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {course_server['keys'][who]}"} if who else {}
-        c = httpx.Client(base_url=course_server["base"], headers=headers, timeout=kw.pop("timeout", 180), **kw)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.close()
+    with key_clients(course_server, timeout=180) as make:
+        yield make
 
 
 def wait_ready(c: httpx.Client, course: str, material_id: str, timeout: float = 60) -> dict:

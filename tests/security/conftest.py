@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import ROOT, launch_server, stop_server
+from tests.api.conftest import ROOT, key_clients, launch_server, stop_server
 
 SECRET = "zanzibar7secret"  # written into a temp folder that jobs must never read
 
@@ -39,17 +39,8 @@ def sec_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def as_(sec_server):
     """as_("alice") → an httpx client with alice's key; as_(None) without a key."""
-    made = []
-
-    def make(who: str | None = "alice", **kw) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {sec_server['keys'][who]}"} if who else {}
-        c = httpx.Client(base_url=sec_server["base"], headers=headers, timeout=kw.pop("timeout", 120), **kw)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.close()
+    with key_clients(sec_server, timeout=120) as make:
+        yield make
 
 
 def wait_job(c: httpx.Client, job_id: str, timeout: float = 180) -> dict:
