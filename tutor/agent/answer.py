@@ -21,6 +21,7 @@ import numpy as np
 from index.bm25 import tokenize
 from index.search import Hit
 from tutor.agent.events import Source
+from tutor.agent.messages import say
 
 # Relevance: the packaged multilingual encoder gives modest cosines to Russian
 # transliterated terms ("паддинг" ~0.1-0.3), so relevance combines the dense cosine with
@@ -442,12 +443,8 @@ def extractive_answer(question: str, hits: list[Hit], lang: str, embedder=None, 
             cur.append(cands[i][2])
     from tutor.agent.router import detect_language
 
-    if lang == "ru":
-        head = "По материалам курса:"
-    elif all(detect_language(cands[i][2]) == "en" for i in chosen):
-        head = "From the course materials:"
-    else:
-        head = "From the course materials (quoted in the course's language):"
+    same_language = lang == "ru" or all(detect_language(cands[i][2]) == "en" for i in chosen)
+    head = say("extractive_head" if same_language else "extractive_head_quoted", lang)
     return head + "\n\n" + "\n\n".join(lines)
 
 
@@ -470,21 +467,11 @@ def course_prefix(hit: Hit, quoted: str, lang: str) -> str:
 
 
 def not_covered_answer(lang: str, topics: list[str]) -> str:
-    listed = ", ".join(topics[:12])
-    if lang == "ru":
-        return ("В материалах курса я не нашёл ответа на этот вопрос. Попробуйте переформулировать его или спросите "
-                f"о темах, которые курс охватывает: {listed}.")
-    return ("I could not find this in the course materials. Try rephrasing, or ask about a topic the course "
-            f"covers: {listed}.")
+    return say("not_covered", lang, topics=", ".join(topics[:12]))
 
 
 def off_topic_answer(lang: str, topics: list[str]) -> str:
-    listed = ", ".join(topics[:8])
-    if lang == "ru":
-        return ("Я помощник по курсу глубокого обучения и отвечаю только на вопросы о машинном и глубоком обучении и о "
-                f"самом курсе. Могу рассказать, например, о темах: {listed} — или запустить эксперимент (/help).")
-    return ("I am the tutor of a deep-learning course, so I only answer questions about machine learning, deep "
-            f"learning and the course itself. I can explain, for example: {listed} — or run an experiment (/help).")
+    return say("off_topic", lang, topics=", ".join(topics[:8]))
 
 
 HOMEWORK = re.compile(r"домашн|домашк|\bдз\b|\bдз-?\d|задани|\bлаб(а|у|ы|е|ой|ораторн\w*)\b|homework|assignment|"
@@ -598,41 +585,26 @@ def _hint_parts(question: str, hits: list[Hit], lang: str, index=None) -> tuple[
         whole = index.section_text(h.source, h.section) if hasattr(index, "section_text") else ""
         drawn = _item_questions(whole or h.text)
         asks = [q for q in drawn if q.endswith("?")]
-        if lang == "ru":
-            where = f"«{title}»" + (f" ({course})" if course else "") + f" [{n}]"
-            qs.append(f"Ваш вопрос относится к заданию {where}. Что из его требований вы уже сделали, а что нет?")
-            qs += asks or [f"Пункт «{r}»: с чего вы начнёте и как проверите, что он выполнен?" for r in drawn[:2]]
-        else:
-            where = f"“{title}”" + (f" ({course})" if course else "") + f" [{n}]"
-            qs.append(f"Your question is about the homework item {where}. Which of its requirements have you done, "
-                      "and which not yet?")
-            qs += asks or [f"The item “{r}”: where will you start, and how will you check it is done?" for r in drawn[:2]]
-    if lang == "ru":
-        qs += ["Какие шаги решения вы уже можете назвать, и на каком из них вы застряли?",
-               "Как вы проверите, что решение работает: какую метрику посчитаете и с каким базовым решением (baseline) сравните?"]
-        if not item:
-            qs.insert(0, "Что именно требуется на входе и на выходе вашей модели или функции? Запишите размерности тензоров.")
-            if sections:
-                qs.insert(1, f"Что в разделе «{sections[0][0]}» [{sections[0][1]}] относится к вашему заданию?")
-    else:
-        qs += ["Which steps of the solution can you already name, and where are you stuck?",
-               "How will you check that it works: which metric, compared with which baseline?"]
-        if not item:
-            qs.insert(0, "What exactly goes into and comes out of your model or function? Write down the tensor shapes.")
-            if sections:
-                qs.insert(1, f"What does the section “{sections[0][0]}” [{sections[0][1]}] say that applies to your task?")
+        qs.append(say("hint_item", lang, where=quoted(title, lang) + (f" ({course})" if course else "") + f" [{n}]"))
+        qs += asks or [say("hint_requirement", lang, requirement=r) for r in drawn[:2]]
+    qs += [say("hint_steps", lang), say("hint_check", lang)]
+    if not item:
+        qs.insert(0, say("hint_shapes", lang))
+        if sections:
+            qs.insert(1, say("hint_section", lang, section=f"{quoted(sections[0][0], lang)} [{sections[0][1]}]"))
     return qs[:5], sections
 
 
+def quoted(text: str, lang: str) -> str:
+    return f"«{text}»" if lang == "ru" else f"“{text}”"
+
+
 def _questions_block(qs: list[str], lang: str) -> str:
-    head = "Вопросы, которые стоит себе задать:" if lang == "ru" else "Questions to ask yourself:"
-    return head + "\n" + "\n".join(f"{i}. {q}" for i, q in enumerate(qs, 1))
+    return say("hint_questions_head", lang) + "\n" + "\n".join(f"{i}. {q}" for i, q in enumerate(qs, 1))
 
 
 def _reread_block(sections: list[tuple[str, int]], lang: str) -> str:
-    if lang == "ru":
-        return "Перечитайте: " + "; ".join(f"«{s}» [{n}]" for s, n in sections) + "."
-    return "Reread: " + "; ".join(f"“{s}” [{n}]" for s, n in sections) + "."
+    return say("hint_reread", lang, sections="; ".join(f"{quoted(s, lang)} [{n}]" for s, n in sections))
 
 
 def hint_answer(question: str, hits: list[Hit], lang: str, embedder=None, index=None) -> str:
@@ -641,19 +613,13 @@ def hint_answer(question: str, hits: list[Hit], lang: str, embedder=None, index=
     theory = extractive_answer(question, hits, lang, embedder, max_sentences=2, per_passage=1, allow_code=False)
     theory = theory.split("\n\n", 1)[1] if "\n\n" in theory else theory
     qs, sections = _hint_parts(question, hits, lang, index)
-    if lang == "ru":
-        out = ["Режим подсказок: готового решения и кода я не дам, но помогу прийти к нему самостоятельно."]
-        if theory:
-            out.append("С чего начать — вспомните теорию:\n" + theory)
-    else:
-        out = ["Hint mode: I will not give a finished solution or code, but I will help you get there yourself."]
-        if theory:
-            out.append("Start from the theory:\n" + theory)
+    out = [say("hint_intro", lang)]
+    if theory:
+        out.append(say("hint_theory", lang, theory=theory))
     out.append(_questions_block(qs, lang))
     if sections:
         out.append(_reread_block(sections, lang))
-    out.append("Напишите, что получилось, — подскажу следующий шаг. Полное объяснение: /mode explain." if lang == "ru"
-               else "Tell me what you tried and I will suggest the next step. Full explanations: /mode explain.")
+    out.append(say("hint_outro", lang))
     return _remove_code("\n\n".join(out))
 
 

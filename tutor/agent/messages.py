@@ -132,6 +132,38 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                      "Your account belongs to the course {course}: only the staff can change it."),
     "course_unknown": ("Курса «{course}» нет. Спросите идентификатор курса у преподавателя.",
                        "There is no course '{course}'. Ask the course staff for its id."),
+    # answers without a model (tutor/agent/answer.py)
+    "extractive_head": ("По материалам курса:", "From the course materials:"),
+    "extractive_head_quoted": ("По материалам курса:", "From the course materials (quoted in the course's language):"),
+    "not_covered": ("В материалах курса я не нашёл ответа на этот вопрос. Попробуйте переформулировать его или спросите "
+                    "о темах, которые курс охватывает: {topics}.",
+                    "I could not find this in the course materials. Try rephrasing, or ask about a topic the course "
+                    "covers: {topics}."),
+    "off_topic": ("Я помощник по курсу глубокого обучения и отвечаю только на вопросы о машинном и глубоком обучении и о "
+                  "самом курсе. Могу рассказать, например, о темах: {topics} — или запустить эксперимент (/help).",
+                  "I am the tutor of a deep-learning course, so I only answer questions about machine learning, deep "
+                  "learning and the course itself. I can explain, for example: {topics} — or run an experiment (/help)."),
+    # hint mode (tutor/agent/answer.hint_answer): guiding questions, never the solution
+    "hint_intro": ("Режим подсказок: готового решения и кода я не дам, но помогу прийти к нему самостоятельно.",
+                   "Hint mode: I will not give a finished solution or code, but I will help you get there yourself."),
+    "hint_theory": ("С чего начать — вспомните теорию:\n{theory}", "Start from the theory:\n{theory}"),
+    "hint_questions_head": ("Вопросы, которые стоит себе задать:", "Questions to ask yourself:"),
+    "hint_reread": ("Перечитайте: {sections}.", "Reread: {sections}."),
+    "hint_outro": ("Напишите, что получилось, — подскажу следующий шаг. Полное объяснение: /mode explain.",
+                   "Tell me what you tried and I will suggest the next step. Full explanations: /mode explain."),
+    "hint_item": ("Ваш вопрос относится к заданию {where}. Что из его требований вы уже сделали, а что нет?",
+                  "Your question is about the homework item {where}. Which of its requirements have you done, "
+                  "and which not yet?"),
+    "hint_requirement": ("Пункт «{requirement}»: с чего вы начнёте и как проверите, что он выполнен?",
+                         "The item “{requirement}”: where will you start, and how will you check it is done?"),
+    "hint_steps": ("Какие шаги решения вы уже можете назвать, и на каком из них вы застряли?",
+                   "Which steps of the solution can you already name, and where are you stuck?"),
+    "hint_check": ("Как вы проверите, что решение работает: какую метрику посчитаете и с каким базовым решением "
+                   "(baseline) сравните?", "How will you check that it works: which metric, compared with which baseline?"),
+    "hint_shapes": ("Что именно требуется на входе и на выходе вашей модели или функции? Запишите размерности тензоров.",
+                    "What exactly goes into and comes out of your model or function? Write down the tensor shapes."),
+    "hint_section": ("Что в разделе {section} относится к вашему заданию?",
+                     "What does the section {section} say that applies to your task?"),
 }
 
 
