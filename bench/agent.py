@@ -70,7 +70,8 @@ GROUPS = {"g": "single runs", "c": "comparisons", "s": "status / my runs", "e": 
           "f": "confirmations", "b": "budgets", "p": "parameter edge cases", "m": "mode, slash commands"}
 
 
-async def run(backend: str, tasks: list[dict], index_dir: Path, threads: int | None, log: Path) -> list[dict]:
+async def run(backend: str, tasks: list[dict], index_dir: Path, threads: int | None, log: Path,
+              loop: str = "auto") -> list[dict]:
     from index.search import HybridIndex
     from tests.evals.test_agent_eval import check_turn
     from tutor.agent.service import TutorService
@@ -80,7 +81,7 @@ async def run(backend: str, tasks: list[dict], index_dir: Path, threads: int | N
     out, stack = [], []
     with tempfile.TemporaryDirectory() as d:
         base = Settings(data_dir=Path(d), job_slots_cpu=1, owner_max_concurrent=10, confirm_above_s=60,
-                        chat_wait_for_job_s=300, agent_loop="always",
+                        chat_wait_for_job_s=300, agent_loop=loop,
                         **({"llm_threads": threads} if threads is not None else {}))
         llm = _backend(backend, base, stack)
         jobs = JobService(base)
@@ -119,6 +120,8 @@ def main() -> int:
     ap.add_argument("--index-dir", type=Path, default=None,
                     help="an index to use (default: the project corpus plus the eval's corpus, built in a temp dir)")
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: settings, auto)")
+    ap.add_argument("--loop", default="auto", choices=["auto", "always", "experiments"],
+                    help="TUTOR_AGENT_LOOP: auto (the default a deployment gets) or always (course questions too)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     a = ap.parse_args()
     tasks = [json.loads(line) for line in (ROOT / "tests" / "evals" / "agent_tasks.jsonl").read_text().splitlines()
@@ -130,7 +133,7 @@ def main() -> int:
     for backend in a.backends:
         log = a.out / f"agent-cpu-{date.today()}-{backend}.jsonl"
         log.unlink(missing_ok=True)
-        rows[backend] = asyncio.run(run(backend, tasks, index_dir, a.threads, log))
+        rows[backend] = asyncio.run(run(backend, tasks, index_dir, a.threads, log, a.loop))
     print("\n| backend | tasks | success | median s/task |\n|---|---|---|---|")
     for backend, res in rows.items():
         secs = sorted(r["seconds"] for r in res)
@@ -146,6 +149,7 @@ def main() -> int:
     path = a.out / f"agent-cpu-{date.today()}-{'-'.join(a.backends)}.json"
     path.write_text(json.dumps({"date": str(date.today()), "machine": f"{platform.node()} {platform.machine()} "
                                 f"{platform.processor()}".strip(), "cpus": os.cpu_count(), "threads": a.threads,
+                                "agent_loop": a.loop,
                                 "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
                                 "wall_s": round(time.perf_counter() - t0, 1), "results": rows},
                                ensure_ascii=False, indent=2))

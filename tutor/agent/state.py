@@ -40,6 +40,7 @@ class TurnState(TypedDict, total=False):
     prediction: PredictionInfo | None
     pending_calls: list[dict[str, Any]]  # the agent's run_experiment calls awaiting confirmation
     reports: list[str]  # deterministic reports of runs read or finished in this turn
+    turn_runs: list[JobInfo]  # the jobs the agent loop started in this turn (a repeated identical call reuses one)
     messages: Annotated[list[AnyMessage], add_messages]  # the agent loop's model ↔ tool exchange
     steps: int
 
@@ -52,4 +53,4 @@ def fresh_state(message: str, mode: str, language: str, attachments: list[dict[s
     return {"message": message, "mode": mode, "language": language, "attachments": attachments, "history": history,
             "intent": None, "query": None, "follow_up": False, "check": None, "timings": {}, "hits": [], "sources": [], "answer": "", "answer_style": None, "error": None,
             "homework": False, "homework_item": None, "llm_failed": False, "plans": [], "approved": None, "next_step": None, "job": None, "jobs": [], "comparison": None,
-            "prediction": None, "pending_calls": [], "reports": [], "messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES)], "steps": 0}
+            "prediction": None, "pending_calls": [], "reports": [], "turn_runs": [], "messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES)], "steps": 0}

@@ -81,8 +81,11 @@ async def agent(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     steps = state.get("steps") or 0
     final = steps >= MAX_STEPS
     chat = ctx.chat if final else ctx.chat.bind_tools(langchain_tools(agent_tools()))
+    # a course question's answer is shown only once it is known to cite the passages (see
+    # _ungrounded_course_answer); other replies stream as they come
+    live = route_rules(state["message"]).kind != IntentKind.QUESTION
     try:
-        reply, shown = await _invoke(chat, _prompt(state, final), stream=True)
+        reply, shown = await _invoke(chat, _prompt(state, final), stream=live)
     except Exception as e:  # a broken model: answer like a backend without tools
         log.warning("agent model failed, falling back to the rule path: %s", e)
         return await _fallback(state, runtime)
@@ -96,7 +99,7 @@ async def agent(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
             emit(ToolCallEvent(name=call["name"], args=call.get("args") or {}))
         return {"messages": [reply], "steps": steps + 1}
     text = ans.drop_unknown_citations(reply.content.strip(), len(state.get("sources") or []))
-    if not text:
+    if not text or _ungrounded_course_answer(text, state):
         return await _fallback(state, runtime)
     text = _with_run_numbers(text, state)
     if not shown:
@@ -104,6 +107,19 @@ async def agent(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     elif text != reply.content.strip():
         stream_text(text[len(reply.content.strip()):])
     return {"messages": [reply], "answer": text, "answer_style": AnswerStyle.GENERATIVE, "steps": steps + 1}
+
+
+def _ungrounded_course_answer(text: str, state: TurnState) -> bool:
+    """A course question answered from the model's own memory: it called no tool at all, or it
+    searched the course and then cited none of the passages. A small model's memory is where
+    invented facts come from, so such an answer is replaced by the rule path's retrieve →
+    checked answer. Answers from other tools (runs, statuses, lists) and commands are kept."""
+    if route_rules(state["message"]).kind != IntentKind.QUESTION:
+        return False
+    used_tools = any(isinstance(m, ToolMessage) for m in state.get("messages") or [])
+    if not used_tools:
+        return True
+    return bool(state.get("sources")) and not state.get("reports") and not re.search(r"\[\d+\]", text)
 
 
 def _with_run_numbers(text: str, state: TurnState) -> str:
@@ -146,6 +162,7 @@ async def tools(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     update: dict = {}
     work = {**state}
     runs: list[tuple[dict, object]] = []  # (call, plan)
+    ran = {_run_key(j.tool, j.config): j.id for j in state.get("turn_runs") or []}
     for bad in last.invalid_tool_calls:
         out.append(ToolMessage(content=f"Invalid call ({bad.get('error') or 'bad arguments'}). Check the tool's "
                                        "arguments and call it again.", tool_call_id=bad.get("id") or "invalid"))
@@ -169,6 +186,13 @@ async def tools(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
             except PlanRejected as e:
                 emit(ErrorEvent(code=e.code, message=e.message))
                 out.append(ToolMessage(content=f"Rejected: {e.message}", tool_call_id=call["id"]))
+                continue
+            key = _run_key(plan.tool, plan.config)
+            if key in ran or any(_run_key(p.tool, p.config) == key for _, p in runs):
+                # a small model repeats a call it already made: the same config runs once per turn
+                done = f" as job {ran[key]}: its results are above" if key in ran else " in this reply"
+                out.append(ToolMessage(content=f"This exact run was already started{done}. Do not start it again; "
+                                               "answer the student.", tool_call_id=call["id"]))
                 continue
             runs.append((call, plan))
             continue
@@ -202,6 +226,12 @@ async def tools(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     return update
 
 
+def _run_key(tool: str, config: dict) -> str:
+    import json
+
+    return tool + json.dumps(config, sort_keys=True, default=str)
+
+
 def after_tools(state: TurnState) -> str:
     return {"confirm": "confirm", "runs": "runs"}.get(state.get("next_step") or "", "agent")
 
@@ -218,4 +248,5 @@ async def runs(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     known = list(state.get("sources") or [])
     sources = known + [s for s in result.pop("sources", []) if s not in known]
     return {**result, "messages": msgs, "sources": sources, "reports": list(state.get("reports") or []) + [text],
+            "turn_runs": list(state.get("turn_runs") or []) + list(result.get("jobs") or []),
             "plans": [], "pending_calls": [], "next_step": None, "answer": ""}
