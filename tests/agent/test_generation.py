@@ -80,3 +80,20 @@ def test_prompt_parts(hits, agent_index):
                            follow_up=True, embedder=agent_index.embedder)
     assert [m.type for m in msgs] == ["system", "human", "ai", "human"] and "[1]" not in msgs[2].content
     assert "продолжение разговора" in msgs[-1].content
+
+
+async def test_a_course_fact_names_its_course_once(hits, agent_index):
+    """With several courses in the materials, a sentence citing a course's own page says which course."""
+    from dataclasses import replace
+
+    course_hits = [replace(h, course="курс 1 «Нейросетевые технологии»") for h in hits]
+    shown, res, _, _ = await run("Паддинг добавляет нули по краям, чтобы размер карты признаков не уменьшался после "
+                                 "свёртки [1]. Размер выхода считается по формуле (W - K + 2P)/S + 1 [1].",
+                                 course_hits, agent_index)
+    assert res.style == "generative" and shown == res.text
+    assert res.text.startswith("Курс 1 «Нейросетевые технологии»: паддинг добавляет нули")
+    assert res.text.count("Курс 1") == 1
+    # general lecture material (no course) stays as written
+    shown, res, _, _ = await run("Паддинг добавляет нули по краям, чтобы размер карты признаков не уменьшался после "
+                                 "свёртки [1].", hits, agent_index)
+    assert res.text.startswith("Паддинг добавляет нули")

@@ -193,6 +193,26 @@ def _pop_sentence(buffer: str) -> tuple[str | None, str]:
     return None, buffer
 
 
+def name_course(sentence: str, hits: list[Hit], lang: str, named: set[str]) -> str:
+    """«Занятие про детекцию — 3 октября [1]» with five courses in the materials: the date is
+    only true of one of them. A supported sentence that cites a course's own page (a syllabus,
+    a schedule) and does not name that course gets its label in front, once per course and
+    answer, as the extractive answer does for its quotes."""
+    from tutor.agent.answer import course_prefix
+
+    for n in citations(sentence):
+        hit = hits[n - 1] if 1 <= n <= len(hits) else None
+        if hit is None or not hit.course:
+            continue
+        if hit.course in named:
+            return sentence
+        named.add(hit.course)
+        prefix = course_prefix(hit, sentence, lang)
+        return prefix + sentence[0].lower() + sentence[1:] if prefix and sentence[:1].isupper() and \
+            not sentence[1:2].isupper() else prefix + sentence
+    return sentence
+
+
 def is_refusal(sentence: str) -> bool:
     return bool(_REFUSAL.search(sentence))
 
@@ -212,6 +232,7 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
     kept_claims, tokens = 0, 0
     reason = ""
     last: list = [None]
+    named: set[str] = set()  # courses the shown answer has already named
 
     def release(check: SentenceCheck):
         nonlocal kept_claims
@@ -224,7 +245,7 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
                 dropped.append(check)
                 return []
             kept_claims += 1
-            out = held + [check.text]
+            out = held + [name_course(check.text, hits, lang, named)]
             held.clear()
             shown.extend(out)
             return out
