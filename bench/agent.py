@@ -74,6 +74,7 @@ async def run(backend: str, tasks: list[dict], index_dir: Path, threads: int | N
               loop: str = "auto") -> list[dict]:
     from index.search import HybridIndex
     from tests.evals.test_agent_eval import check_turn
+    from tutor.agent.router import asks_for_run
     from tutor.agent.service import TutorService
     from tutor.jobs.service import JobService
     from tutor.settings import Settings
@@ -97,6 +98,12 @@ async def run(backend: str, tasks: list[dict], index_dir: Path, threads: int | N
                     user = f"{'other' if turn.get('as') == 'other' else 'student'}-{task['id']}"
                     events = [ev async for ev in svc.chat(f"bench-{task['id']}", user, turn["user"])]
                     expect = {k: v for k, v in (turn.get("expect") or {}).items() if k in MODEL_FREE_CHECKS}
+                    if expect.get("needs_confirmation") and not asks_for_run(turn["user"]) and \
+                            not any(e.type == "job_planned" for e in events):
+                        # the script plans a run the student did not ask for (a planted instruction) to show it
+                        # is confirmed first; a model that plans nothing needs no confirmation ("submitted" is
+                        # still checked). A run request that plans nothing still fails.
+                        expect.pop("needs_confirmation")
                     got = check_turn(expect, events, events[-1], jobs, user, 0, [])
                     problems += [f"turn {n + 1}: {p}" for p in got]
                 out.append({"id": task["id"], "kind": task["kind"], "lang": task["lang"], "ok": not problems,
@@ -116,7 +123,9 @@ async def run(backend: str, tasks: list[dict], index_dir: Path, threads: int | N
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backends", nargs="+", default=["embedded", "openai"], choices=["embedded", "openai"])
-    ap.add_argument("--ids", nargs="*", default=None, help="only these task ids")
+    ap.add_argument("--ids", nargs="*", default=None, help="only these task ids, in this order")
+    ap.add_argument("--interleave", action="store_true",
+                    help="take the groups in turn (g01 c01 s01 … g02 …), so a stopped run is a mix of all of them")
     ap.add_argument("--index-dir", type=Path, default=None,
                     help="an index to use (default: the project corpus plus the eval's corpus, built in a temp dir)")
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: settings, auto)")
@@ -126,7 +135,14 @@ def main() -> int:
     a = ap.parse_args()
     tasks = [json.loads(line) for line in (ROOT / "tests" / "evals" / "agent_tasks.jsonl").read_text().splitlines()
              if line.strip()]
-    tasks = [t for t in tasks if not a.ids or t["id"] in a.ids]
+    if a.ids:  # in the order given: a long run that is stopped then holds a mix of every group
+        by_id = {t["id"]: t for t in tasks}
+        tasks = [by_id[i] for i in a.ids if i in by_id]
+    elif a.interleave:
+        groups: dict[str, list[dict]] = {}
+        for t in tasks:
+            groups.setdefault(t["id"][0], []).append(t)
+        tasks = [g[i] for i in range(max(map(len, groups.values()))) for g in groups.values() if i < len(g)]
     index_dir = a.index_dir or build_bench_index(Path(tempfile.mkdtemp(prefix="bench-agent-")))
     a.out.mkdir(parents=True, exist_ok=True)
     rows, t0 = {}, time.perf_counter()

@@ -42,12 +42,13 @@ JOB_ID = r"\b([0-9a-f]{8,32})\b"
 LAST_RUN_WORDS = (r"(последн\w*|прошл\w*|мо[йеёи]\w*) (запуск\w*|эксперимент\w*|обучени\w*|задач\w*|ран\w*)|"
                   r"\b(my )?(last|latest|previous) (run|experiment|job|training)\b|\bmy run\b")
 
-_NUM = r"(\d+(?:[.,]\d+)?(?:e-?\d+)?)"
+# a minus is kept: «-3 эпохи» must reach validation as -3 (and be refused), not become 3
+_NUM = r"(-?\d+(?:[.,]\d+)?(?:e-?\d+)?)"
 
 # Hyperparameters by the words students use for them. A word maps to the Config field that
 # takes it; when the tool has no such field the word is reported as unsupported.
 GENERIC_WORDS: tuple[tuple[str, str], ...] = (
-    ("epochs", r"(\d+)\s*(?:эпох\w*|epochs?\b)|(?:эпох\w*|epochs?)\s*[:=]?\s*(\d+)"),
+    ("epochs", r"(?<![\w-])(-?\d+)\s*(?:эпох\w*|epochs?\b)|(?:эпох\w*|epochs?)\s*[:=]?\s*(-?\d+)"),
     ("lr", r"(?:\blr\b|learning rate|скорост\w* обучени\w*|шаг\w* обучени\w*|лр\b)\s*[:=]?\s*(?:равн\w*\s*)?" + _NUM),
     ("batch_size", r"(?:batch(?:[ _]size)?|батч\w*|размер\w* батча|размер\w* пакета)\s*[:=]?\s*(\d+)|(\d+)\s*(?:в батче|per batch)"),
     ("seed", r"(?:seed|сид\w*)\s*[:=]?\s*(\d+)"),
@@ -102,6 +103,22 @@ def find_tool(text: str) -> str | None:
                 if len(m.group(0)) > best_len:
                     best, best_len = name, len(m.group(0))
     return best
+
+
+def mentioned_tools(text: str) -> set[str]:
+    """Every tool the text mentions («запусти cnn и gan» → {cnn, gan})."""
+    low = text.lower()
+    return {name for name, spec in _specs().items() if any(re.search(p, low) for p in spec.mentions)}
+
+
+def runs_asked_for(message: str) -> int:
+    """How many runs one message asks for: one per value of a sweep («сравни lr 0.1 и 0.001» → 2),
+    else one per tool it names, at least one. The agent loop starts no more than this in a turn:
+    a small model that ran «quick» sometimes runs «smoke» too, unasked."""
+    low = message.lower()
+    sweep = extract_sweep(message, find_tool(message) or "cnn") if re.search(COMPARE_WORDS + "|" + RUN_VERBS, low) \
+        else None
+    return max(len(sweep[1]) if sweep else 1, len(mentioned_tools(message)), 1)
 
 
 def _first_group(m: re.Match) -> str | None:
@@ -290,6 +307,16 @@ def asks_for_run(message: str) -> bool:
     if route(message).kind == IntentKind.EXPERIMENT:
         return True
     return bool(re.search(RUN_IMPERATIVE, (message or "").lower())) and find_tool(message) is not None
+
+
+MODE_WORDS = r"\b(включи|перейди|переключи|поставь|давай|turn on|switch|enable|use)\w*\b.{0,20}\b(режим|mode)"
+
+
+def asks_for_action(message: str) -> bool:
+    """A message the rules read as a question that still asks the tutor to do something with its
+    tools: «запусти ган и объясни лоссы» (a run, then an explanation), «включи режим подсказок».
+    With JSON tool calls, where plain questions skip the agent loop, these still go through it."""
+    return asks_for_run(message) or bool(re.search(MODE_WORDS, (message or "").lower()))
 
 
 _tool_vecs = None

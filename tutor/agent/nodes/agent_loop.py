@@ -28,7 +28,7 @@ from tutor.agent.events import AnswerStyle, ErrorEvent, ToolCallEvent
 from tutor.agent.intents import IntentKind
 from tutor.agent.planning import PlanRejected, describe_plans, plan_experiment, unsupported_note
 from tutor.agent.prompts import FINAL_ANSWER_NUDGE, agent_system
-from tutor.agent.router import asks_for_run, route as route_rules
+from tutor.agent.router import asks_for_run, route as route_rules, runs_asked_for
 from tutor.agent.runs import run_plans
 from tutor.agent.state import TurnState
 from tutor.agent.streaming import emit, stream_text
@@ -81,9 +81,10 @@ async def agent(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     steps = state.get("steps") or 0
     final = steps >= MAX_STEPS
     chat = ctx.chat if final else ctx.chat.bind_tools(langchain_tools(agent_tools()))
-    # a course question's answer is shown only once it is known to cite the passages (see
-    # _ungrounded_course_answer); other replies stream as they come
-    live = route_rules(state["message"]).kind != IntentKind.QUESTION
+    # a course question's answer is shown only once it is known to cite the passages, and a run
+    # request's only once a tool was used (see _ungrounded_course_answer, _ignored_run_request);
+    # other replies stream as they come
+    live = route_rules(state["message"]).kind not in (IntentKind.QUESTION, IntentKind.EXPERIMENT)
     try:
         reply, shown = await _invoke(chat, _prompt(state, final), stream=live)
     except Exception as e:  # a broken model: answer like a backend without tools
@@ -99,7 +100,7 @@ async def agent(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
             emit(ToolCallEvent(name=call["name"], args=call.get("args") or {}))
         return {"messages": [reply], "steps": steps + 1}
     text = ans.drop_unknown_citations(reply.content.strip(), len(state.get("sources") or []))
-    if not text or _ungrounded_course_answer(text, state):
+    if not text or _ungrounded_course_answer(text, state) or _ignored_run_request(state):
         return await _fallback(state, runtime)
     text = _with_run_numbers(text, state)
     if not shown:
@@ -120,6 +121,13 @@ def _ungrounded_course_answer(text: str, state: TurnState) -> bool:
     if not used_tools:
         return True
     return bool(state.get("sources")) and not state.get("reports") and not re.search(r"\[\d+\]", text)
+
+
+def _ignored_run_request(state: TurnState) -> bool:
+    """The rules read a run request («обучи детектор smoke с порогом 0.3») and the model answered
+    in words without calling any tool: the rule path plans the run instead."""
+    used_tools = any(isinstance(m, ToolMessage) for m in state.get("messages") or [])
+    return not used_tools and route_rules(state["message"]).kind == IntentKind.EXPERIMENT
 
 
 def _with_run_numbers(text: str, state: TurnState) -> str:
@@ -163,6 +171,9 @@ async def tools(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     work = {**state}
     runs: list[tuple[dict, object]] = []  # (call, plan)
     ran = {_run_key(j.tool, j.config): j.id for j in state.get("turn_runs") or []}
+    allowed = runs_asked_for(state["message"]) - len(state.get("turn_runs") or [])
+    refused_before = any(isinstance(m, ToolMessage) and str(m.content).startswith("Rejected:")
+                         for m in state.get("messages") or [])
     for bad in last.invalid_tool_calls:
         out.append(ToolMessage(content=f"Invalid call ({bad.get('error') or 'bad arguments'}). Check the tool's "
                                        "arguments and call it again.", tool_call_id=bad.get("id") or "invalid"))
@@ -179,10 +190,12 @@ async def tools(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
                                            f"{'.'.join(map(str, e.errors()[0]['loc']))}.", tool_call_id=call["id"]))
             continue
         if tool.name == "run_experiment":
+            preset, params = args.get("preset"), dict(args.get("params") or {})
+            if not refused_before:  # after a refusal the model's corrected values are its answer to it
+                preset, params = _as_the_student_wrote(state["message"], args["tool"], preset, params)
             try:
-                plan = await asyncio.to_thread(plan_experiment, args["tool"], args.get("preset"),
-                                               args.get("params") or {}, settings=ctx.settings, lang=lang,
-                                               policy=ctx.policy)
+                plan = await asyncio.to_thread(plan_experiment, args["tool"], preset, params, settings=ctx.settings,
+                                               lang=lang, policy=ctx.policy)
             except PlanRejected as e:
                 emit(ErrorEvent(code=e.code, message=e.message))
                 out.append(ToolMessage(content=f"Rejected: {e.message}", tool_call_id=call["id"]))
@@ -193,6 +206,14 @@ async def tools(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
                 done = f" as job {ran[key]}: its results are above" if key in ran else " in this reply"
                 out.append(ToolMessage(content=f"This exact run was already started{done}. Do not start it again; "
                                                "answer the student.", tool_call_id=call["id"]))
+                continue
+            if len(runs) >= allowed:
+                # more runs than the student's message asked for: not started, the model is told why
+                done = ", ".join(j.id for j in state.get("turn_runs") or []) or "none yet"
+                out.append(ToolMessage(content=f"Not started: the student asked for {runs_asked_for(state['message'])} "
+                                               f"run(s) in this message (done: {done}). Answer with the results; "
+                                               "suggest other settings instead of running them.",
+                                       tool_call_id=call["id"]))
                 continue
             runs.append((call, plan))
             continue
@@ -224,6 +245,17 @@ async def tools(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     else:
         update.update(approved=True, next_step="runs")
     return update
+
+
+def _as_the_student_wrote(message: str, tool: str, preset: str | None, params: dict) -> tuple[str | None, dict]:
+    """The preset and parameters the student's own message names win over the model's reading
+    of them: a 1.5B model turns «-3 эпохи» into epochs=3 and «по-быстрому» into quick, or leaves
+    «порог 0.3» out. The rule extractor reads them deterministically; a sweep's values stay the
+    model's (one run per value), and nothing is added for another tool than the one called."""
+    intent = route_rules(message)
+    if intent.kind != IntentKind.EXPERIMENT or intent.tool != tool:
+        return preset, params
+    return intent.preset or preset, {**params, **(intent.params or {})}
 
 
 def _run_key(tool: str, config: dict) -> str:

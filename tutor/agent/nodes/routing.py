@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 
 from tutor.agent.context import TurnContext
 from tutor.agent.intents import Intent, IntentKind
-from tutor.agent.router import route as route_rules
+from tutor.agent.router import asks_for_action, route as route_rules
 from tutor.agent.state import TurnState
 
 # what an LLM may take over from the rules: free-text requests, never slash commands or uploads
@@ -25,7 +25,7 @@ async def route(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     if images(state) and intent.kind in (IntentKind.QUESTION, IntentKind.EMPTY):
         intent = Intent(kind=IntentKind.PREDICT, reason="upload")
     elif intent.kind in LLM_MAY_PLAN and intent.reason != "slash" and ctx.can_call_tools and not ctx.plan_only and \
-            (intent.kind != IntentKind.QUESTION or ctx.loop_for_questions) and \
+            (intent.kind != IntentKind.QUESTION or ctx.loop_for_questions or asks_for_action(state["message"])) and \
             not (intent.kind == IntentKind.QUESTION and ctx.homework_item(state["message"])):
         # (a question about an open homework item takes the checked retrieve → hint path, not the agent's own answer)
         intent = Intent(kind=IntentKind.AGENT, tool=intent.tool, reason=f"llm (rules said {intent.kind.value})")
