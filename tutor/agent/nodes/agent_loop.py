@@ -144,6 +144,10 @@ async def _fallback(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     from tutor.agent.nodes import answering, commands, retrieval
 
     intent = route_rules(state["message"])
+    if state.get("reports"):  # runs were made or read in this turn: their reports are the answer, never a re-plan
+        text = "\n\n---\n".join(state["reports"])
+        stream_text(text)
+        return {"answer": text, "answer_style": AnswerStyle.REPORT}
     if intent.kind == IntentKind.QUESTION:
         found = await retrieval.retrieve(state, runtime)
         return {**found, **await answering.answer({**state, **found, "intent": intent}, runtime), "intent": intent}
