@@ -84,7 +84,7 @@ async def agent(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     # a course question's answer is shown only once it is known to cite the passages, and a run
     # request's only once a tool was used (see _ungrounded_course_answer, _ignored_run_request);
     # other replies stream as they come
-    live = route_rules(state["message"]).kind not in (IntentKind.QUESTION, IntentKind.EXPERIMENT)
+    live = route_rules(state["message"]).kind not in (IntentKind.QUESTION, *NEEDS_A_TOOL)
     try:
         reply, shown = await _invoke(chat, _prompt(state, final), stream=live)
     except Exception as e:  # a broken model: answer like a backend without tools
@@ -123,11 +123,16 @@ def _ungrounded_course_answer(text: str, state: TurnState) -> bool:
     return bool(state.get("sources")) and not state.get("reports") and not re.search(r"\[\d+\]", text)
 
 
+NEEDS_A_TOOL = (IntentKind.EXPERIMENT, IntentKind.STATUS, IntentKind.JOBS, IntentKind.COMPARE)
+
+
 def _ignored_run_request(state: TurnState) -> bool:
-    """The rules read a run request («обучи детектор smoke с порогом 0.3») and the model answered
-    in words without calling any tool: the rule path plans the run instead."""
+    """The rules read a request only a tool can answer (a run: «обучи детектор smoke с порогом 0.3»;
+    a run's status: "what happened in my last run?"; a list; a comparison) and the model answered
+    in words without calling any tool ("I don't have any information about your last run"): the
+    rule path answers it instead."""
     used_tools = any(isinstance(m, ToolMessage) for m in state.get("messages") or [])
-    return not used_tools and route_rules(state["message"]).kind == IntentKind.EXPERIMENT
+    return not used_tools and route_rules(state["message"]).kind in NEEDS_A_TOOL
 
 
 def _with_run_numbers(text: str, state: TurnState) -> str:
