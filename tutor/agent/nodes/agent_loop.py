@@ -14,6 +14,7 @@ unasked). When the model fails, the turn falls back to the rule path's answer.""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 
@@ -84,7 +85,8 @@ async def agent(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     # a course question's answer is shown only once it is known to cite the passages, and a run
     # request's only once a tool was used (see _ungrounded_course_answer, _ignored_run_request);
     # other replies stream as they come
-    live = route_rules(state["message"]).kind not in (IntentKind.QUESTION, *NEEDS_A_TOOL)
+    rules = route_rules(state["message"]).kind  # what the rules read, once per model call
+    live = rules not in (IntentKind.QUESTION, *NEEDS_A_TOOL)
     try:
         reply, shown = await _invoke(chat, _prompt(state, final), stream=live)
     except Exception as e:  # a broken model: answer like a backend without tools
@@ -100,7 +102,7 @@ async def agent(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
             emit(ToolCallEvent(name=call["name"], args=call.get("args") or {}))
         return {"messages": [reply], "steps": steps + 1}
     text = ans.drop_unknown_citations(reply.content.strip(), len(state.get("sources") or []))
-    if not text or _ungrounded_course_answer(text, state) or _ignored_run_request(state):
+    if not text or _ungrounded_course_answer(text, state, rules) or _ignored_run_request(state, rules):
         return await _fallback(state, runtime)
     text = _with_run_numbers(text, state)
     if not shown:
@@ -110,15 +112,18 @@ async def agent(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     return {"messages": [reply], "answer": text, "answer_style": AnswerStyle.GENERATIVE, "steps": steps + 1}
 
 
-def _ungrounded_course_answer(text: str, state: TurnState) -> bool:
+def _used_tools(state: TurnState) -> bool:
+    return any(isinstance(m, ToolMessage) for m in state.get("messages") or [])
+
+
+def _ungrounded_course_answer(text: str, state: TurnState, rules: IntentKind) -> bool:
     """A course question answered from the model's own memory: it called no tool at all, or it
     searched the course and then cited none of the passages. A small model's memory is where
     invented facts come from, so such an answer is replaced by the rule path's retrieve →
     checked answer. Answers from other tools (runs, statuses, lists) and commands are kept."""
-    if route_rules(state["message"]).kind != IntentKind.QUESTION:
+    if rules != IntentKind.QUESTION:
         return False
-    used_tools = any(isinstance(m, ToolMessage) for m in state.get("messages") or [])
-    if not used_tools:
+    if not _used_tools(state):
         return True
     return bool(state.get("sources")) and not state.get("reports") and not re.search(r"\[\d+\]", text)
 
@@ -126,13 +131,12 @@ def _ungrounded_course_answer(text: str, state: TurnState) -> bool:
 NEEDS_A_TOOL = (IntentKind.EXPERIMENT, IntentKind.STATUS, IntentKind.JOBS, IntentKind.COMPARE)
 
 
-def _ignored_run_request(state: TurnState) -> bool:
+def _ignored_run_request(state: TurnState, rules: IntentKind) -> bool:
     """The rules read a request only a tool can answer (a run: «обучи детектор smoke с порогом 0.3»;
     a run's status: "what happened in my last run?"; a list; a comparison) and the model answered
     in words without calling any tool ("I don't have any information about your last run"): the
     rule path answers it instead."""
-    used_tools = any(isinstance(m, ToolMessage) for m in state.get("messages") or [])
-    return not used_tools and route_rules(state["message"]).kind in NEEDS_A_TOOL
+    return rules in NEEDS_A_TOOL and not _used_tools(state)
 
 
 def _with_run_numbers(text: str, state: TurnState) -> str:
@@ -180,7 +184,8 @@ async def tools(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     work = {**state}
     runs: list[tuple[dict, object]] = []  # (call, plan)
     ran = {_run_key(j.tool, j.config): j.id for j in state.get("turn_runs") or []}
-    allowed = runs_asked_for(state["message"]) - len(state.get("turn_runs") or [])
+    runs_asked = runs_asked_for(state["message"])
+    allowed = runs_asked - len(state.get("turn_runs") or [])
     refused_before = any(isinstance(m, ToolMessage) and str(m.content).startswith("Rejected:")
                          for m in state.get("messages") or [])
     for bad in last.invalid_tool_calls:
@@ -219,7 +224,7 @@ async def tools(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
             if len(runs) >= allowed:
                 # more runs than the student's message asked for: not started, the model is told why
                 done = ", ".join(j.id for j in state.get("turn_runs") or []) or "none yet"
-                out.append(ToolMessage(content=f"Not started: the student asked for {runs_asked_for(state['message'])} "
+                out.append(ToolMessage(content=f"Not started: the student asked for {runs_asked} "
                                                f"run(s) in this message (done: {done}). Answer with the results; "
                                                "suggest other settings instead of running them.",
                                        tool_call_id=call["id"]))
@@ -268,8 +273,6 @@ def _as_the_student_wrote(message: str, tool: str, preset: str | None, params: d
 
 
 def _run_key(tool: str, config: dict) -> str:
-    import json
-
     return tool + json.dumps(config, sort_keys=True, default=str)
 
 
