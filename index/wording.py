@@ -202,6 +202,11 @@ class Vocabulary:
                 for key in _deletes(w) | {w}:
                     self._deleted.setdefault(key, []).append(w)
 
+    def prefers(self, canon: str, stem: str) -> bool:
+        """Do the materials write the glossary's first term (GAN) in more texts than the student's stem («ган»)?"""
+        first = tokenize(canon.split()[0])
+        return bool(first) and first[0] != stem and self.stem_df.get(first[0], 0) > self.stem_df.get(stem, 0)
+
     def distinctive(self, stem: str) -> bool:
         """A stem that tells passages apart: in at most DISTINCTIVE_SHARE of them («паддинг»,
         «afhq»), unlike «сеть» or «обучение» that are everywhere in a deep-learning course."""
@@ -254,8 +259,10 @@ class Normalizer:
             v = self.vocab
             if canon:
                 # a word the materials use as it is needs no reading («внимание», «батч»): adding its
-                # glossary forms would only outweigh the student's own word
-                if canon.lower() != word and (v is None or stem not in v.stems):
+                # glossary forms would only outweigh the student's own word. Unless the materials
+                # mostly use the glossary's form: «ганам» is in one Russian sentence, "GAN" in the
+                # homework and the lectures, so the reading is what finds them
+                if canon.lower() != word and (v is None or stem not in v.stems or v.prefers(canon, stem)):
                     out.added.append(canon)
                     out.fixes[word] = canon
                 if stem not in FUNCTION_WORDS and not set(tokenize(canon)) <= FUNCTION_WORDS:

@@ -78,3 +78,30 @@ def test_a_lecture_found_only_in_the_other_language_is_replaced_by_its_twin():
     hits = [hit("corpus/lectures_en/04_cnn.md", "L23-23", EN)]
     out = prefer_language(hits, "ru", FakeSections(twins={("corpus/lectures/04_cnn.md", "L23-23"): twin}))
     assert out[0].source == "corpus/lectures/04_cnn.md" and out[0].score == hits[0].score
+
+
+def test_a_follow_up_is_not_answered_with_the_quotes_it_follows():
+    from tutor.agent.answer import extractive_answer
+
+    passage = Hit(text="Dropout обнуляет случайную долю активаций во время обучения и уменьшает переобучение. "
+                       "Сеть не может полагаться на отдельные нейроны, поэтому учит более общие признаки. "
+                       "Например, при p = 0.5 в каждом шаге выключается половина нейронов слоя. "
+                       "В режиме eval() dropout отключается, и работают все нейроны.",
+                  source="corpus/lectures/20_opt.md", section="Регуляризация > Dropout", anchor="L1-4", score=1.0,
+                  headings=["Регуляризация", "Dropout"])
+    first = extractive_answer("зачем нужен dropout", [passage], "ru", max_sentences=2)
+    again = extractive_answer("зачем нужен dropout", [passage], "ru", max_sentences=2, said=first,
+                              request="объясни проще")
+    assert again != first and "p = 0.5" not in first
+    example = extractive_answer("зачем нужен dropout", [passage], "ru", max_sentences=1, said=first,
+                                request="приведи пример")
+    assert "p = 0.5" in example  # «приведи пример» asks for the sentence that gives one
+
+
+def test_a_course_s_searcher_reads_student_wording(agent_index):
+    """Every default install answers in a course (CourseSearch), and generation and the grounding
+    check read «дропаут» as dropout only through the searcher's normalizer."""
+    from tutor.courses.search import CourseSearch
+
+    n = CourseSearch("demo", agent_index).normalizer
+    assert n is agent_index.normalizer and "dropout" in n.normalize("а зачем дропаут?").text.lower()

@@ -35,3 +35,21 @@ async def test_a_bad_llm_rewrite_falls_back_to_the_rule():
     assert how == "rule" and "коллапс мод" in q
     q, how = await standalone_query("что такое паддинг?", THREAD, chat, "ru", course_words=["паддинг"])
     assert (q, how) == ("что такое паддинг?", "as_is")
+
+
+def test_a_new_topic_inside_a_thread_stands_alone():
+    gan_homework = [("user", "кагда дз по ганам и что там сдлеать?"),
+                    ("assistant", "Курс 2: домашнее задание — сгенерировать самолёты GAN на базе AIRPLANES [1].")]
+    assert not is_follow_up("а зачем дропаут?", gan_homework, course_words=["дропаут"])
+    assert not is_follow_up("а как работает батчнорм?", gan_homework, course_words=["батчнорм"])
+    # the same topic, a pronoun, or no question of its own: the thread is needed
+    assert is_follow_up("а зачем там самолёты?", gan_homework, course_words=["самолёты"])
+    assert is_follow_up("а для LSTM?", gan_homework, course_words=["lstm"])
+    assert is_follow_up("а как с ним бороться?", THREAD, course_words=[])
+    assert is_follow_up("а как это связано с дропаутом?", gan_homework, course_words=["дропаутом"])
+
+
+async def test_a_bare_request_takes_the_thread_question_without_asking_the_model():
+    chat, _ = scripted(AIMessage(content="Объясни проще, что такое коллапс мод в GAN?"))
+    q, how = await standalone_query("объясни проще", THREAD, chat, "ru")
+    assert (q, how) == (THREAD[0][1], "rule") and not chat.seen  # no second prompt for nothing to search

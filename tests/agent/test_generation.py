@@ -97,3 +97,52 @@ async def test_a_course_fact_names_its_course_once(hits, agent_index):
     shown, res, _, _ = await run("Паддинг добавляет нули по краям, чтобы размер карты признаков не уменьшался после "
                                  "свёртки [1].", hits, agent_index)
     assert res.text.startswith("Паддинг добавляет нули")
+
+
+async def test_scaffolding_is_never_shown(hits, agent_index):
+    """What a 1.5B model writes around the answer: a pleasantry, the prompt's label with the question,
+    a passage's heading as a sentence. None of it is shown, none of it gets a course label."""
+    from dataclasses import replace
+
+    from tutor.agent.generation import scaffolding
+
+    homework = replace(hits[0], section="Домашние задания > Домашнее задание 7 (временные ряды)",
+                       headings=["Домашние задания", "Домашнее задание 7 (временные ряды)"],
+                       course="курс 1 «Нейросетевые технологии»")
+    course_hits = [homework] + [replace(h, course="курс 1 «Нейросетевые технологии»") for h in hits[1:]]
+    shown, res, _, _ = await run("Конечно, я помогу вам с этим. [1] Вопрос студента: зачем нужен паддинг? "
+                                 "Домашнее задание 7 [1]. Паддинг добавляет нули по краям, чтобы размер карты "
+                                 "признаков не уменьшался после свёртки [1].", course_hits, agent_index)
+    assert "Конечно" not in shown and "Вопрос студента" not in shown and "задание 7" not in shown, shown
+    assert res.text == shown and "паддинг добавляет нули" in shown.lower() and shown.count("Курс 1") == 1
+    assert scaffolding("Sure, I can help you with that.", "why padding?", hits) == "a pleasantry"
+    assert scaffolding("Зачем нужен паддинг?", "зачем нужен паддинг", hits) == "the question said back"
+    assert scaffolding("Тьютор: паддинг добавляет нули [1].", "зачем паддинг", hits) == "a label of the prompt"
+    assert scaffolding("Казалось бы, студенту нужно выполнить домашнее задание по генеративным состязательным сетям.",
+                       "кагда дз по ганам?", hits, agent_index.normalizer) == "the question said back"
+    # an answer is not scaffolding, however short or close to the question's words
+    assert scaffolding("Паддинг сохраняет размер карты признаков [1].", "зачем нужен паддинг", hits) == ""
+    assert scaffolding("Хотите пример?", "зачем нужен паддинг", hits) == ""
+    assert scaffolding("Dropout — это регуляризация [1].", "что такое dropout",
+                       [replace(hits[0], section="Dropout и регуляризация", headings=[])]) == ""
+
+
+def test_lower_passages_are_excerpted_on_the_question_s_topic(agent_index):
+    from index.search import Hit
+
+    reg = Hit(text="Dropout с вероятностью p обнуляет активации при обучении; при оценке выключается.",
+              source="corpus/lectures/20_opt.md", section="Регуляризация > Dropout", anchor="L1-1", score=1.0)
+    cnn = Hit(text="Пакетная нормализация нормирует активации каждого канала по мини-батчу и обучает масштаб и сдвиг. "
+                   "Она ускоряет обучение и допускает большие шаги обучения без расхождения. "
+                   "Dropout случайно обнуляет долю активаций во время обучения и уменьшает переобучение.",
+              source="corpus/lectures/04_cnn.md", section="CNN > Пакетная нормализация и Dropout", anchor="L2-2",
+              score=0.9)
+    ex = excerpts("а зачем дропаут?", [reg, cnn], "ru", agent_index.embedder, chars=(360, 400),
+                  normalizer=agent_index.normalizer)
+    assert "уменьшает переобучение" in ex[1] and "масштаб" not in ex[1] and "шаги" not in ex[1], ex[1]
+
+
+async def test_a_looping_model_is_shown_each_sentence_once(hits, agent_index):
+    s = "Паддинг добавляет нули по краям, чтобы размер карты признаков не уменьшался после свёртки [1]."
+    shown, res, _, _ = await run(f"{s} Вот объяснение проще: {s} {s} {s}", hits, agent_index)
+    assert shown.count("добавляет нули") == 1 and res.text == shown and res.style == "generative"

@@ -1,5 +1,7 @@
 """tutor.agent.grounding: each claim of an answer must be backed by the passage it cites."""
 
+from dataclasses import replace
+
 import pytest
 
 from index.search import Hit
@@ -48,12 +50,32 @@ def test_citations_are_repaired(grounder):
     assert not q.claim and q.supported
 
 
+def test_a_claim_citing_the_wrong_passage_gets_the_right_one(grounder):
+    c = grounder.check("Слой nn.Conv2d(3, 64, 3) содержит 1 792 параметра [1].")  # [1] is the dropout passage
+    assert c.supported and c.cited == [2] and c.text.endswith("[2].")
+    wrong = grounder.check("Слой nn.Conv2d(3, 64, 3) содержит 2 000 параметров [1].")  # no passage backs it
+    assert not wrong.supported
+
+
 def test_directions_and_denials():
     assert flips("аугментация снижает обобщающую способность", "аугментация повышает обобщающую способность")
     assert not flips("декодер смотрит на все состояния, а не только на последнее",
                      "декодировщик смотрит на все состояния кодировщика, а не только на последнее")
     assert flips("в U-Net нет декодировщика", "U-Net — кодировщик-декодировщик")
     assert flips("данные нужно перемешать", "перемешивать данные перед разбиением нельзя")
+    # a direction word speaks of its own side of «и»: overfitting is prevented, quality improved
+    assert not flips("dropout нужен для предотвращения переобучения и улучшения качества",
+                     "dropout обнуляет активации и уменьшает переобучение")
+    assert flips("dropout увеличивает переобучение", "dropout обнуляет активации и уменьшает переобучение")
+
+
+def test_word_forms_the_stemmer_splits_still_match(agent_index):
+    # «уменьшить» / «уменьшает» stem differently; «метод» says nothing about the topic
+    passage = replace(DROPOUT, text="Dropout случайно обнуляет долю активаций во время обучения и уменьшает "
+                                    "переобучение; в режиме eval() он отключается.")
+    g = Grounder([passage], "ru", agent_index.embedder, agent_index.normalizer)
+    c = g.check("Дропаут — это метод, который помогает уменьшить переобучение модели.")
+    assert c.supported and c.cited == [1], c.reason
 
 
 def test_check_answer_removes_unsupported_sentences(agent_index):

@@ -245,6 +245,8 @@ _ASKS_NUMBER = re.compile(r"\bсколько\b|\bво сколько\b|\bкак�
                           r"\bwhat (value|number|size)\b", re.I)
 _ASKS_FORMULA = re.compile(r"\bкак\b.{0,30}\b(по)?(счита|счит|вычисл|рассчит)|\bформул|\bhow\b.{0,30}\b(comput|calculat)|"
                            r"\bformula", re.I)
+_ASKS_EXAMPLE = re.compile(r"пример|example|for instance", re.I)
+_GIVES_EXAMPLE = re.compile(r"например|пример|e\.g\.|for example|for instance|such as|таких как|→|\d", re.I)
 _MONTHS = re.compile(r"январ|феврал|март|апрел|ма[йя]\b|июн|июл|август|сентябр|октябр|ноябр|декабр|january|february|march|"
                      r"april|may\b|june|july|august|september|october|november|december", re.I)
 
@@ -258,6 +260,8 @@ def _answer_type_bonus(question: str, sentence: str) -> float:
         return ANSWER_TYPE_BONUS if re.search(r"\d", sentence) else 0.0
     if _ASKS_FORMULA.search(question):
         return ANSWER_TYPE_BONUS if re.search(r"\S\s*=\s*\S", sentence) else 0.0
+    if _ASKS_EXAMPLE.search(question):
+        return ANSWER_TYPE_BONUS if _GIVES_EXAMPLE.search(sentence) else 0.0
     return 0.0
 
 
@@ -333,8 +337,11 @@ def sentence_contexts(hit: Hit) -> tuple[list[str], list[str]]:
     return sents, [f"{title}: {s}" if title else s for s in sents]
 
 
-def _candidates(question: str, hits: list[Hit], lang: str, embedder=None, allow_code: bool = True):
-    """(passage n, position, sentence) of the passages with each sentence's score."""
+def _candidates(question: str, hits: list[Hit], lang: str, embedder=None, allow_code: bool = True,
+                request: str = ""):
+    """(passage n, position, sentence) of the passages with each sentence's score. `request` is the
+    student's own message when `question` is its standalone rewrite: «приведи пример» asks for an
+    example of the rewritten question's topic."""
     from tutor.agent.router import detect_language
 
     cands: list[tuple[int, int, str]] = []
@@ -394,18 +401,27 @@ def _candidates(question: str, hits: list[Hit], lang: str, embedder=None, allow_
     span = max(len(top) - 1, 1)
     rank_bonus = np.array([RANK_BONUS * (len(top) - n) / span for n, _, _ in cands])
     other_lang = np.array([OTHER_LANGUAGE_PENALTY * (lg != lang) for lg in langs])
-    form = np.array([_answer_type_bonus(question, s) - _form_penalty(s, hd) for (_, _, s), hd in zip(cands, headed)])
+    asks = f"{request} {question}" if request else question
+    form = np.array([_answer_type_bonus(asks, s) - _form_penalty(s, hd) for (_, _, s), hd in zip(cands, headed)])
     score = sim + OVERLAP_WEIGHT * overlap + rank_bonus - other_lang + form
     return [c for c, k in zip(cands, keep) if k], score[keep]
 
 
+REPEAT_PENALTY = 0.3  # a sentence the thread's last answer already quoted
+
+
 def extractive_answer(question: str, hits: list[Hit], lang: str, embedder=None, max_sentences: int = 5,
-                      per_passage: int = 4, allow_code: bool = True) -> str:
+                      per_passage: int = 4, allow_code: bool = True, said: str = "", request: str = "") -> str:
     """Verbatim sentences from the top passages, each group followed by its citation [n]
-    (allow_code=False skips sentences that quote code, for hint mode)."""
-    cands, score = _candidates(question, hits, lang, embedder, allow_code)
+    (allow_code=False skips sentences that quote code, for hint mode). `said` is the thread's
+    last answer: after «объясни проще» or «приведи пример» the student has read those sentences,
+    so others of the same passages come first when they are about as close."""
+    cands, score = _candidates(question, hits, lang, embedder, allow_code, request)
     if not cands:
         return ""
+    if said:
+        seen = " ".join(said.split())
+        score = score - REPEAT_PENALTY * np.array([" ".join(s.split()) in seen for _, _, s in cands], dtype=float)
     order = [int(i) for i in np.argsort(-score, kind="stable")]
     best, anchor = score[order[0]], cands[order[0]][0]
     chosen: list[int] = []

@@ -57,11 +57,27 @@ def is_follow_up(message: str, history: list[tuple[str, str]], course_words: lis
         {t for t in tokenize(message)} - _FUNCTION_STEMS)
     if _REQUEST_ONLY.match(message) and not names_topic:
         return True
+    if names_topic and new_topic(message, history, course_words) and not _REFERS_BACK.search(message):
+        return False  # «а зачем дропаут?» after a GAN question is a question of its own
     if _CONTINUATION.match(message):
         return True
     if _REFERS_BACK.search(message) and (not names_topic or len(words) <= 5):
         return True
     return not names_topic
+
+
+_QUESTION = re.compile(r"\b(что|как|зачем|почему|когда|где|сколько|какой|какая|какое|какие|каким|чем|кто|чего|"
+                       r"объясни|поясни|расскажи|what|why|how|when|where|which|who|explain|tell)\b", re.IGNORECASE)
+
+
+def new_topic(message: str, history: list[tuple[str, str]], course_words: list[str] | None) -> bool:
+    """A whole question («а зачем дропаут?»: a question word and a course topic) about a topic the
+    last turns never mention. «а для LSTM?» has no question word: it borrows the question
+    from the thread, and stays a follow-up."""
+    if not course_words or not _QUESTION.search(message):
+        return False
+    said = set(tokenize(" ".join(text for _, text in history[-4:])))
+    return not any(set(tokenize(w)) & said for w in course_words)
 
 
 _FUNCTION_STEMS = frozenset(tokenize(
@@ -133,7 +149,9 @@ async def standalone_query(message: str, history: list[tuple[str, str]], chat=No
     """(query for retrieval, how it was made: "as_is" | "llm" | "rule")."""
     if not is_follow_up(message, history, course_words):
         return message, "as_is"
-    if chat is not None:
+    if chat is not None and not _REQUEST_ONLY.fullmatch(message.strip(" ?!.")):
+        # «объясни проще», «приведи пример», «а зачем?» add nothing to search for: the thread's
+        # question is the query, and the model's rewrite (a second prompt, 5-8 s on 2 cores) is skipped
         rewrite = await llm_standalone(message, history, chat, lang, timeout_s)
         if rewrite:
             return rewrite, "llm"

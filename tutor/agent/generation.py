@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
+from index.bm25 import tokenize
 from index.search import Hit
 from tutor.agent import prompts
 from tutor.agent.grounding import Grounder, SentenceCheck, citations, join_sentences, language_ok, separator
@@ -39,6 +40,8 @@ EXCERPT_CHARS = (360, 260, 200)  # per passage rank: [1] gets the most room
 HISTORY_TURNS = 4  # messages (2 exchanges) of the thread the model sees
 HISTORY_ANSWER_CHARS = 350
 MAX_ANSWER_TOKENS = 220  # 2-4 sentences; the whole answer's time is mostly these tokens
+REPEAT_OVERLAP = 0.8  # share of terms two sentences have in common (of their union) to be one said twice
+STOP_AFTER_REPEATS = 2  # the model loops: stop reading it
 GIVE_UP_AFTER_DROPPED = 3  # this many unsupported sentences and none supported: stop and fall back
 
 _ANAPHORA = re.compile(r"^(это|этот|эта|эти|он|она|оно|они|такой|такая|такие|поэтому|this|it|they|these|that|so)\b",
@@ -84,16 +87,24 @@ def prompt_passages(hits: list[Hit], k: int = PASSAGES_IN_PROMPT) -> list[int]:
 
 
 def excerpts(question: str, hits: list[Hit], lang: str, embedder=None,
-             chars: tuple[int, ...] = EXCERPT_CHARS) -> list[str]:
+             chars: tuple[int, ...] = EXCERPT_CHARS, normalizer=None) -> list[str]:
     """For each passage (in the given order), its sentences closest to the question, in the
-    passage's order, within the character budget of its rank."""
-    from tutor.agent.answer import _candidates
+    passage's order, within the character budget of its rank. Below the first passage, only
+    sentences that name a word of the question when some do: «Пакетная нормализация и Dropout»
+    quoted whole for «зачем дропаут?» turns a 1.5B model's answer to BatchNorm."""
+    from tutor.agent.answer import QUESTION_WORDS, _candidates
 
     top = hits[:len(chars)]
     cands, score = _candidates(question, top, lang, embedder)
+    asked = set(tokenize(question if normalizer is None else normalizer.normalize(question).text)) - QUESTION_WORDS
     out = []
     for n, h in enumerate(top, 1):
         mine = sorted(((float(score[i]), c) for i, c in enumerate(cands) if c[0] == n), key=lambda x: -x[0])
+        on_topic = [m for m in mine if set(tokenize(m[1][2])) & asked]
+        if n > 1 and on_topic:
+            mine = on_topic
+        elif on_topic:  # the first passage keeps its context, but not a sentence about other named terms
+            mine = [m for m in mine if m in on_topic or not _names_other_terms(m[1][2], asked)]
         picked, used = [], 0
         for _, (_, pos, s) in mine:
             if picked and used + len(s) > chars[n - 1]:
@@ -102,6 +113,16 @@ def excerpts(question: str, hits: list[Hit], lang: str, embedder=None,
             used += len(s)
         out.append(" ".join(s for _, s in sorted(picked)) or " ".join(h.text.split())[: chars[n - 1]])
     return out
+
+
+def _names_other_terms(sentence: str, asked: set[str]) -> bool:
+    """«BatchNorm нормирует по батчу, LayerNorm — по признакам объекта» for «зачем дропаут?»:
+    the sentence names the field's terms (Latin words in Russian prose, or any capitalised
+    abbreviation), none of them asked about, and shares no word with the question."""
+    if set(tokenize(sentence)) & asked:
+        return False
+    terms = re.findall(r"\b[A-Z][A-Za-z]*[A-Z][A-Za-z]*\b|\b[A-Z]{2,}\b", sentence)  # BatchNorm, CNN, LayerNorm
+    return bool(terms)
 
 
 def readable(question: str, normalizer=None) -> str:
@@ -134,7 +155,7 @@ def answer_messages(question: str, hits: list[Hit], lang: str, mode: str = "expl
 
     chosen = prompt_passages(hits)
     top = [hits[i] for i in chosen]
-    texts = excerpts(question, top, lang, embedder)
+    texts = excerpts(question, top, lang, embedder, normalizer=normalizer)
     labels = [course_label(c, lang) for c in (course_labels or [h.course for h in hits])]
     blocks = []
     for i, h, text in zip(chosen, top, texts):
@@ -193,6 +214,58 @@ def _pop_sentence(buffer: str) -> tuple[str | None, str]:
     return None, buffer
 
 
+# The prompt's own labels, and the roles of the thread, echoed as if they were the answer
+_LABEL = re.compile(
+    r"^\W*(вопрос студента|фрагменты материалов курса|фрагмент\s*\d*|материалы курса|ответ|студент|тьютор|"
+    r"преподаватель|student's question|student question|course passages|passage\s*\d*|answer|student|tutor)\s*:",
+    re.IGNORECASE)
+# Words of a sentence that says nothing: «Конечно, я помогу вам с этим.», "Sure, I can help with that."
+_FILLER = frozenset(
+    "конечно разумеется хорошо отлично давайте давай с удовольствием рад рада помогу помочь помогу помогаю "
+    "разберёмся разберемся разберём разберем разобраться объясню расскажу постараюсь попробую вам тебе вас тебя "
+    "этим этом это этого вопрос вопросом вопросе хороший отличный интересный важный ваш твой спасибо за "
+    "sure of course certainly okay ok great good happy glad help you your with that this question let's lets me "
+    "explain i i'll will can would be to the a an".split())
+
+
+def _bare_words(sentence: str) -> list[str]:
+    return re.findall(r"[\w'-]+", re.sub(r"\[\d+(?:\s*[,;]\s*\d+)*\]", " ", sentence).lower())
+
+
+# words of a sentence that tells the student what they asked («Казалось бы, студенту нужно выполнить …»)
+_RESTATE = frozenset(tokenize(
+    "студент студенту студента вам тебе нужно надо необходимо хочет хотите хочешь спрашивает спрашиваете "
+    "спрашиваешь узнать интересует интересно казалось кажется бы выполнить сделать делать вопрос понять есть "
+    "student wants asks asking needs need know understand question you"))
+
+
+def scaffolding(sentence: str, question: str, hits: list[Hit], normalizer=None) -> str:
+    """Why a generated sentence is the prompt's scaffolding rather than an answer ("" when it is
+    an answer): a label of the prompt («Вопрос студента: …»), a pleasantry that says nothing
+    («Конечно, я помогу вам с этим.»), the question said back, or a passage's heading copied
+    as a sentence («Домашнее задание 7 [4].»). A 1.5B model writes these between real
+    sentences; the grounding check would pass them on term overlap, so they go first."""
+    from index.bm25 import STOPWORDS
+
+    if _LABEL.match(sentence):
+        return "a label of the prompt"
+    words = _bare_words(sentence)
+    if not words:
+        return ""
+    if all(w in _FILLER or w in STOPWORDS for w in words):
+        return "a pleasantry"
+    terms = set(tokenize(" ".join(words)))
+    asked = set(tokenize(question if normalizer is None else normalizer.normalize(question).text))
+    if len(terms) >= 2 and terms & asked and terms <= asked | _RESTATE:
+        return "the question said back"
+    if len(words) <= 6 and not re.search(r"\s[—–-]\s|\b(это|является|означает|is|are|means)\b", sentence, re.I):
+        for h in hits[:PASSAGES_IN_PROMPT]:
+            heading = set(tokenize(" ".join([h.section, *h.headings])))
+            if terms and terms <= heading:
+                return "a passage heading copied"
+    return ""
+
+
 def name_course(sentence: str, hits: list[Hit], lang: str, named: set[str]) -> str:
     """«Занятие про детекцию — 3 октября [1]» with five courses in the materials: the date is
     only true of one of them. A supported sentence that cites a course's own page (a syllabus,
@@ -200,6 +273,8 @@ def name_course(sentence: str, hits: list[Hit], lang: str, named: set[str]) -> s
     answer, as the extractive answer does for its quotes."""
     from tutor.agent.answer import course_prefix
 
+    if len(_bare_words(sentence)) < 4:  # a fragment: a label in front of it reads as a heading
+        return sentence
     for n in citations(sentence):
         hit = hits[n - 1] if 1 <= n <= len(hits) else None
         if hit is None or not hit.course:
@@ -261,6 +336,22 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
         held.append(check.text)
         return []
 
+    scaffold: list[str] = []
+    written: list[set[str]] = []  # the terms of every sentence the model wrote this answer
+    repeats = [0]
+
+    def keep(sentence: str) -> bool:
+        why = scaffolding(sentence, question, hits, normalizer)
+        terms = set(tokenize(re.sub(r"\[\d+(?:\s*[,;]\s*\d+)*\]", " ", sentence)))
+        if not why and terms and any(len(terms & w) >= REPEAT_OVERLAP * len(terms | w) for w in written):
+            why = "a repeat"  # a small model loops: «Вот объяснение проще:» and the same three sentences
+            repeats[0] += 1
+        written.append(terms)
+        if why:
+            scaffold.append(sentence)
+            log.info("answer sentence skipped (%s): %s", why, sentence[:200])
+        return not why
+
     emitted = []
 
     def emit(parts: list[str]) -> str:
@@ -289,13 +380,21 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
                 sent, buffer = _pop_sentence(buffer)
                 if sent is None:
                     break
+                if not keep(sent):
+                    if repeats[0] >= STOP_AFTER_REPEATS:
+                        break
+                    continue
                 out = release(grounder.check(sent))
                 if out and mode != "hint":
                     yield emit(out)
+            if repeats[0] >= STOP_AFTER_REPEATS:
+                log.info("the model repeats itself: generation stopped")
+                buffer = ""
+                break
             if not kept_claims and len(dropped) >= GIVE_UP_AFTER_DROPPED:
                 reason = f"{len(dropped)} unsupported sentences before any supported one"
                 break
-        if not reason and buffer.strip():
+        if not reason and buffer.strip() and keep(buffer.strip()):
             out = release(grounder.check(buffer.strip()))
             if out and mode != "hint":
                 yield emit(out)

@@ -56,9 +56,9 @@ _META = re.compile(r"^(например|пример|итак|вот|таким 
 _GENERIC = frozenset(tokenize(
     "это этот эта эти такой который которая которые также тоже очень можно нужно помогает позволяет используется "
     "используют является являются называется например пример поэтому потому так образом значит важно случае "
-    "модель модели сеть сети нейросеть данные данных помощью служит делает "
+    "модель модели сеть сети нейросеть данные данных помощью служит делает метод способ техника приём "
     "this that these those which also very can may helps allows used using called example therefore thus "
-    "so important case model network data makes"))
+    "so important case model network data makes method technique way approach"))
 
 # Direction words. Each pair's two sides are opposites (stems, matched as word prefixes;
 # prefixes of up to 3 letters as whole words). A claim flips its passage when it ties one side
@@ -90,6 +90,7 @@ _POLAR = [
 _DENY_NEXT = frozenset("не нет ни без никогда not no never without".split())
 _DENY_PREV = frozenset("нельзя запрещено cannot".split())
 _WINDOW = 3
+_CONJUNCTIONS = frozenset("и или либо and or".split())
 _RAW_WORD = re.compile(r"[a-zа-я0-9]+")  # «кодировщик-декодировщик» states both
 
 
@@ -149,8 +150,18 @@ def polarity(text: str) -> Polarity:
         for i, w in enumerate(words):
             if things[i] and not sides[i]:
                 (denied if scope[i] else plain).add(things[i])
-            near = [things[j] for j in range(max(0, i - _WINDOW), min(len(words), i + _WINDOW + 1))
-                    if j != i and things[j] and not sides[j]]
+            # the things around a direction word, not across a conjunction: «предотвращения переобучения
+            # и улучшения качества» does not say that overfitting improves
+            lo, hi = max(0, i - _WINDOW), min(len(words), i + _WINDOW + 1)
+            for j in range(i - 1, lo - 1, -1):
+                if words[j] in _CONJUNCTIONS:
+                    lo = j + 1
+                    break
+            for j in range(i + 1, hi):
+                if words[j] in _CONJUNCTIONS:
+                    hi = j
+                    break
+            near = [things[j] for j in range(lo, hi) if j != i and things[j] and not sides[j]]
             negated = i > 0 and words[i - 1] in _DENY_NEXT  # «не только» = «все», "not only"
             for k, side in sides[i]:
                 directed.update((k, 1 - side if negated else side, t) for t in near)
@@ -289,6 +300,7 @@ class Grounder:
         self.embedder = embedder
         self.normalizer = normalizer
         self.passage_terms = [set(tokenize(f"{h.section} {h.text}")) for h in hits]
+        self.passage_keys = [{t[:6] for t in terms if len(t) >= 6} for terms in self.passage_terms]
         self.passage_numbers = [numbers_in(f"{h.section} {h.text}") for h in hits]
         self.passage_lang = [detect_language(h.text) for h in hits]
         self._sentences: dict[int, tuple[list[str], np.ndarray | None]] = {}
@@ -307,12 +319,18 @@ class Grounder:
             self._sentences[i] = (sents, vecs)
         return self._sentences[i]
 
-    def _terms(self, sentence: str) -> set[str]:
-        terms = _content_terms(sentence)
-        if self.normalizer is not None:  # «батчнорм» in the answer = BatchNorm in the passage
-            extra = self.normalizer.normalize(_CITE.sub(" ", sentence)).added
-            terms |= {t for t in tokenize(" ".join(extra))}
-        return terms
+    def _terms(self, sentence: str) -> list[set[str]]:
+        """The sentence's content words, each with the forms it may take in a passage: «дропаут» is
+        found as dropout, «батчнорм» as BatchNorm or нормализация по батчу. One word is one term,
+        however it is spelled: «Дропаут предотвращает …» and «Dropout предотвращает …» score alike."""
+        bare = _CITE.sub(" ", sentence)
+        groups = {t: {t} for t in _content_terms(bare)}
+        if self.normalizer is not None:
+            for word, reading in self.normalizer.normalize(bare).fixes.items():
+                stems = tokenize(word)
+                if stems and stems[0] in groups:
+                    groups[stems[0]] |= set(tokenize(reading))
+        return list(groups.values())
 
     def _vector(self, sentence: str) -> np.ndarray:
         from tutor.agent.answer import encode_cached
@@ -324,7 +342,10 @@ class Grounder:
         i = n - 1
         terms = self._terms(sentence)
         have = self.passage_terms[i]
-        share = len(terms & have) / len(terms) if terms else 0.0
+        # stems first, then their 6-letter keys: the stemmer leaves «уменьшить» and «уменьшает»
+        # as уменьш and уменьша
+        keys = self.passage_keys[i]
+        share = sum(any(t in have or t[:6] in keys for t in forms) for forms in terms) / len(terms) if terms else 0.0
         meaning = 0.0
         if self.embedder is not None:
             sents, vecs = self.passage_sentences(i)
@@ -370,6 +391,19 @@ class Grounder:
                 best, best_key = (n, share, meaning, ok, problem), key
             if problem:
                 problems.append(f"[{n}] {problem}")
+        if valid and not best[3]:
+            # the claim cites the wrong passage («например, 0.3 [1]» where [3] says 0.3): the passage
+            # that backs it gets the citation; the claim is still checked in full against it
+            for n in range(1, len(self.hits) + 1):
+                if n in valid:
+                    continue
+                share, meaning, problem = self.score(plain, n)
+                if not problem and self.supports(share, meaning, n, lang):
+                    best = (n, share, meaning, True, "")
+                    text = _attach_citation(re.sub(r"\s+([.,;!?])", r"\1", _CITE.sub("", text)).strip(), n)
+                    valid = [n]
+                    problems = []
+                    break
         n, share, meaning, ok, _ = best
         if ok and not valid:
             text = _attach_citation(text, n)

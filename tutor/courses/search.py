@@ -33,7 +33,7 @@ SHARED_WEIGHT = 1.0
 
 
 class CourseSearch:
-    """Quacks like index.search.HybridIndex for the agent: search(), embedder, manifest, len()."""
+    """Quacks like index.search.HybridIndex for the agent: search(), embedder, normalizer, manifest, len()."""
 
     def __init__(self, course_id: str, shared, own=None, private: tuple[str, ...] = ()) -> None:
         self.course_id, self.shared, self.own, self.private = course_id, shared, own, tuple(private)
@@ -41,6 +41,12 @@ class CourseSearch:
     @property
     def embedder(self):
         return (self.shared or self.own).embedder
+
+    @property
+    def normalizer(self):
+        """Student wording read against the shared materials' vocabulary (index.wording): the course's
+        own files add passages, and the field's words are the shared lectures'."""
+        return (self.shared or self.own).normalizer
 
     @property
     def manifest(self) -> dict[str, Any]:

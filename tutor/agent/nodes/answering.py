@@ -44,6 +44,10 @@ async def answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
         note = hint_note(item, lang)
         stream_text(note)
     done = {"homework_item": item.id if item is not None else None}
+    asked = message if not state.get("follow_up") else f"{message} ({q})"
+    # a follow-up («объясни проще», «приведи пример») is not answered with the quotes it follows
+    said = next((t for r, t in reversed(state.get("history") or []) if r == "assistant"), "") \
+        if state.get("follow_up") else ""
     index = ctx.index
     embedder = getattr(index, "embedder", None)
     writer = ctx.writer(lang)
@@ -58,9 +62,9 @@ async def answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
                 # retrieval agrees only weakly: say so rather than quote loosely related text
                 said_not_covered.append(reason)
                 return ans.not_covered_answer(lang, topics)
-            return ans.hint_answer(q, hits, lang, embedder, index) if hint else ans.extractive_answer(q, hits, lang, embedder)
+            return ans.hint_answer(q, hits, lang, embedder, index) if hint else \
+                ans.extractive_answer(q, hits, lang, embedder, said=said, request=message)
 
-        asked = message if not state.get("follow_up") else f"{message} ({q})"
         result = None
         try:
             async for piece in write_answer(asked, hits, lang, writer, "hint" if hint else "explain",
@@ -92,7 +96,7 @@ async def answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict:
     if hint:
         text = await asyncio.to_thread(ans.hint_answer, q, hits, lang, embedder, index)
     else:
-        text = await asyncio.to_thread(ans.extractive_answer, q, hits, lang, embedder)
+        text = await asyncio.to_thread(ans.extractive_answer, q, hits, lang, embedder, said=said, request=message)
     stream_text(text)
     return {"answer": note + text, "answer_style": AnswerStyle.HINT if hint else AnswerStyle.EXTRACTIVE, "homework": hint,
             "llm_failed": failed, **done}
