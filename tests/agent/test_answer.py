@@ -105,3 +105,14 @@ def test_a_course_s_searcher_reads_student_wording(agent_index):
 
     n = CourseSearch("demo", agent_index).normalizer
     assert n is agent_index.normalizer and "dropout" in n.normalize("а зачем дропаут?").text.lower()
+
+
+def test_the_next_sentence_is_quoted_only_while_it_stays_on_the_subject():
+    from tutor.agent.answer import changes_subject
+
+    assert changes_subject("Dropout обнуляет активации при обучении; при оценке выключается.",
+                           "BatchNorm нормирует по батчу, LayerNorm — по признакам одного объекта.", {"дропаут"})
+    assert not changes_subject("Домашнее задание 3 выдаётся на занятии 3.", "Нужно обучить ResNet на AFHQ.",
+                               {"домашн", "задан", "3"})  # the detail of the homework
+    assert not changes_subject("Dropout zeroes activations during training.", "It is switched off in eval().",
+                               {"dropout"})

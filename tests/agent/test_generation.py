@@ -146,3 +146,13 @@ async def test_a_looping_model_is_shown_each_sentence_once(hits, agent_index):
     s = "Паддинг добавляет нули по краям, чтобы размер карты признаков не уменьшался после свёртки [1]."
     shown, res, _, _ = await run(f"{s} Вот объяснение проще: {s} {s} {s}", hits, agent_index)
     assert shown.count("добавляет нули") == 1 and res.text == shown and res.style == "generative"
+
+
+def test_a_pronoun_after_a_removed_sentence_names_the_asked_topic():
+    from tutor.agent.generation import resolve_pronoun
+
+    asked = {"дропаут", "dropout", "зачем"}
+    assert resolve_pronoun("Он случайно обнуляет долю активаций [3].", "Дропаут используется для улучшения качества.",
+                           asked) == "Дропаут случайно обнуляет долю активаций [3]."
+    assert resolve_pronoun("Это помогает сети [1].", "Дропаут улучшает всё.", asked) == ""  # «это» is the removed claim
+    assert resolve_pronoun("Он обнуляет активации [1].", "Казалось бы, всё просто.", asked) == ""

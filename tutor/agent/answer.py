@@ -407,6 +407,27 @@ def _candidates(question: str, hits: list[Hit], lang: str, embedder=None, allow_
     return [c for c, k in zip(cands, keep) if k], score[keep]
 
 
+def names_other_terms(sentence: str, asked: set[str]) -> bool:
+    """«BatchNorm нормирует по батчу, LayerNorm — по признакам объекта» for «зачем дропаут?»:
+    the sentence names the field's terms (Latin words in Russian prose, or any capitalised
+    abbreviation), none of them asked about, and shares no word with the question."""
+    if set(tokenize(sentence)) & asked:
+        return False
+    return bool(re.search(r"\b[A-Z][A-Za-z]*[A-Z][A-Za-z]*\b|\b[A-Z]{2,}\b", sentence))  # BatchNorm, CNN, LayerNorm
+
+
+def field_terms(sentence: str) -> set[str]:
+    """The field's named terms of a sentence: BatchNorm, LayerNorm, CNN, Dropout (a capitalised Latin word)."""
+    return {w.lower() for w in re.findall(r"\b[A-Z][A-Za-z]*[A-Z][A-Za-z]*\b|\b[A-Z]{2,}\b|\b[A-Z][a-z]{3,}\b", sentence)}
+
+
+def changes_subject(sentence: str, following: str, asked: set[str]) -> bool:
+    """The passage's next sentence is about other named terms than the quoted one («Dropout … выключается.»
+    then «BatchNorm нормирует по батчу …») and shares no word with the question."""
+    mine = field_terms(sentence)
+    return bool(mine) and not (mine & field_terms(following)) and names_other_terms(following, asked)
+
+
 REPEAT_PENALTY = 0.3  # a sentence the thread's last answer already quoted
 
 
@@ -424,6 +445,7 @@ def extractive_answer(question: str, hits: list[Hit], lang: str, embedder=None, 
         score = score - REPEAT_PENALTY * np.array([" ".join(s.split()) in seen for _, _, s in cands], dtype=float)
     order = [int(i) for i in np.argsort(-score, kind="stable")]
     best, anchor = score[order[0]], cands[order[0]][0]
+    asked = set(tokenize(f"{request} {question}")) - QUESTION_WORDS
     chosen: list[int] = []
     per: dict[int, int] = {}
     for i in order:
@@ -444,6 +466,8 @@ def extractive_answer(question: str, hits: list[Hit], lang: str, embedder=None, 
         if i != max((j for j in chosen if cands[j][0] == n), key=lambda j: score[j]):
             continue
         nxt = next((j for j, c in enumerate(cands) if c[0] == n and c[1] == pos + 1), None)
+        if nxt is not None and changes_subject(cands[i][2], cands[nxt][2], asked):
+            continue  # «… при оценке выключается. BatchNorm нормирует по батчу …» for «зачем дропаут?»
         if nxt is not None and nxt not in chosen and len(chosen) < max_sentences + 1:
             chosen.append(nxt)
     # present grouped by passage, in the passage's own order: reads like a paraphrase

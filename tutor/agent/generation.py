@@ -92,7 +92,7 @@ def excerpts(question: str, hits: list[Hit], lang: str, embedder=None,
     passage's order, within the character budget of its rank. Below the first passage, only
     sentences that name a word of the question when some do: «Пакетная нормализация и Dropout»
     quoted whole for «зачем дропаут?» turns a 1.5B model's answer to BatchNorm."""
-    from tutor.agent.answer import QUESTION_WORDS, _candidates
+    from tutor.agent.answer import QUESTION_WORDS, _candidates, names_other_terms
 
     top = hits[:len(chars)]
     cands, score = _candidates(question, top, lang, embedder)
@@ -104,7 +104,7 @@ def excerpts(question: str, hits: list[Hit], lang: str, embedder=None,
         if n > 1 and on_topic:
             mine = on_topic
         elif on_topic:  # the first passage keeps its context, but not a sentence about other named terms
-            mine = [m for m in mine if m in on_topic or not _names_other_terms(m[1][2], asked)]
+            mine = [m for m in mine if m in on_topic or not names_other_terms(m[1][2], asked)]
         picked, used = [], 0
         for _, (_, pos, s) in mine:
             if picked and used + len(s) > chars[n - 1]:
@@ -113,16 +113,6 @@ def excerpts(question: str, hits: list[Hit], lang: str, embedder=None,
             used += len(s)
         out.append(" ".join(s for _, s in sorted(picked)) or " ".join(h.text.split())[: chars[n - 1]])
     return out
-
-
-def _names_other_terms(sentence: str, asked: set[str]) -> bool:
-    """«BatchNorm нормирует по батчу, LayerNorm — по признакам объекта» for «зачем дропаут?»:
-    the sentence names the field's terms (Latin words in Russian prose, or any capitalised
-    abbreviation), none of them asked about, and shares no word with the question."""
-    if set(tokenize(sentence)) & asked:
-        return False
-    terms = re.findall(r"\b[A-Z][A-Za-z]*[A-Z][A-Za-z]*\b|\b[A-Z]{2,}\b", sentence)  # BatchNorm, CNN, LayerNorm
-    return bool(terms)
 
 
 def readable(question: str, normalizer=None) -> str:
@@ -223,7 +213,8 @@ _LABEL = re.compile(
 _FILLER = frozenset(
     "конечно разумеется хорошо отлично давайте давай с удовольствием рад рада помогу помочь помогу помогаю "
     "разберёмся разберемся разберём разберем разобраться объясню расскажу постараюсь попробую вам тебе вас тебя "
-    "этим этом это этого вопрос вопросом вопросе хороший отличный интересный важный ваш твой спасибо за "
+    "этим этом это этого вопрос вопросом вопросе вопросы вопрос хороший отличный интересный важный ваш ваши твой "
+    "спасибо за вот ответ ответы ответить отвечу "
     "sure of course certainly okay ok great good happy glad help you your with that this question let's lets me "
     "explain i i'll will can would be to the a an".split())
 
@@ -288,6 +279,21 @@ def name_course(sentence: str, hits: list[Hit], lang: str, named: set[str]) -> s
     return sentence
 
 
+_PRONOUN = re.compile(r"^(он|она|оно|it)\b", re.IGNORECASE)
+
+
+def resolve_pronoun(sentence: str, removed: str, asked: set[str]) -> str:
+    """«Он обнуляет активации [3].» after the removed «Дропаут используется для …»: the pronoun is
+    the removed sentence's subject, and when that subject is what the student asked about, the
+    sentence can stand with the subject named («Дропаут обнуляет активации [3].»). "" otherwise:
+    «Это …» and "they" point at the removed claim itself."""
+    m = _PRONOUN.match(sentence)
+    first = re.match(r"\s*([\w-]+)", removed)
+    if not m or not first or not set(tokenize(first.group(1))) & asked:
+        return ""
+    return first.group(1)[0].upper() + first.group(1)[1:] + sentence[m.end():]
+
+
 def is_refusal(sentence: str) -> bool:
     return bool(_REFUSAL.search(sentence))
 
@@ -312,8 +318,13 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
     def release(check: SentenceCheck):
         nonlocal kept_claims
         if check.claim and check.supported and dropped and dropped[-1] is last[0] and _ANAPHORA.match(check.text):
-            # «Это позволяет …» right after a removed sentence speaks of what was removed
-            check.supported, check.reason = False, "refers to a removed sentence"
+            # «Это позволяет …» right after a removed sentence speaks of what was removed. «Он обнуляет …»
+            # after a removed «Дропаут используется …» speaks of the asked topic: it is named instead
+            named_again = resolve_pronoun(check.text, dropped[-1].text, asked_terms)
+            if named_again:
+                check.text = named_again
+            else:
+                check.supported, check.reason = False, "refers to a removed sentence"
         last[0] = check
         if check.claim and check.supported:
             if is_refusal(check.text):
@@ -336,6 +347,9 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
         held.append(check.text)
         return []
 
+    from tutor.agent.answer import QUESTION_WORDS
+
+    asked_terms = set(tokenize(question if normalizer is None else normalizer.normalize(question).text)) - QUESTION_WORDS
     scaffold: list[str] = []
     written: list[set[str]] = []  # the terms of every sentence the model wrote this answer
     repeats = [0]
