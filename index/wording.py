@@ -262,9 +262,14 @@ class Normalizer:
                 # glossary forms would only outweigh the student's own word. Unless the materials
                 # mostly use the glossary's form: «ганам» is in one Russian sentence, "GAN" in the
                 # homework and the lectures, so the reading is what finds them
-                if canon.lower() != word and (v is None or stem not in v.stems or v.prefers(canon, stem)):
+                if canon.lower() != word and (v is None or stem not in v.stems):
                     out.added.append(canon)
                     out.fixes[word] = canon
+                elif canon.lower() != word and v.prefers(canon, stem):
+                    # only the materials' own name (GAN), not the whole gloss: the student's other words
+                    # («в курсе pytorch») keep their weight
+                    out.added.append(canon.split()[0])
+                    out.fixes[word] = canon.split()[0]
                 if stem not in FUNCTION_WORDS and not set(tokenize(canon)) <= FUNCTION_WORDS:
                     out.course_words.append(word)
                 continue

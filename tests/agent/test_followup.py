@@ -20,6 +20,7 @@ def test_what_counts_as_a_follow_up():
 
 def test_rule_rewrite_keeps_the_topic():
     assert rule_standalone("объясни проще", THREAD) == THREAD[0][1]
+    assert rule_standalone("а зачем?", THREAD) == THREAD[0][1] + " а зачем"  # the why is the new question
     assert rule_standalone("как с ним бороться?", THREAD).startswith("что такое коллапс мод в GAN? как с")
 
 

@@ -428,9 +428,6 @@ def changes_subject(sentence: str, following: str, asked: set[str]) -> bool:
     return bool(mine) and not (mine & field_terms(following)) and names_other_terms(following, asked)
 
 
-REPEAT_PENALTY = 0.3  # a sentence the thread's last answer already quoted
-
-
 def extractive_answer(question: str, hits: list[Hit], lang: str, embedder=None, max_sentences: int = 5,
                       per_passage: int = 4, allow_code: bool = True, said: str = "", request: str = "") -> str:
     """Verbatim sentences from the top passages, each group followed by its citation [n]
@@ -440,11 +437,20 @@ def extractive_answer(question: str, hits: list[Hit], lang: str, embedder=None, 
     cands, score = _candidates(question, hits, lang, embedder, allow_code, request)
     if not cands:
         return ""
-    if said:
-        seen = " ".join(said.split())
-        score = score - REPEAT_PENALTY * np.array([" ".join(s.split()) in seen for _, _, s in cands], dtype=float)
     order = [int(i) for i in np.argsort(-score, kind="stable")]
     best, anchor = score[order[0]], cands[order[0]][0]
+    repeated: set[int] = set()
+    if said:
+        # only among the sentences that answer about as well: a repeat is better than a quote
+        # about something else («а зачем?» after BatchNorm must not be answered with transformers)
+        seen = " ".join(said.split())
+        close = [i for i in order if score[i] >= best - (SAME_PASSAGE_MARGIN if cands[i][0] == anchor
+                                                          else OTHER_PASSAGE_MARGIN)]
+        repeated = {i for i in close if " ".join(cands[i][2].split()) in seen}
+        if len(repeated) == len(close):
+            repeated = set()
+        else:
+            anchor = cands[next(i for i in close if i not in repeated)][0]
     asked = set(tokenize(f"{request} {question}")) - QUESTION_WORDS
     chosen: list[int] = []
     per: dict[int, int] = {}
@@ -453,7 +459,7 @@ def extractive_answer(question: str, hits: list[Hit], lang: str, embedder=None, 
         margin = SAME_PASSAGE_MARGIN if n == anchor else OTHER_PASSAGE_MARGIN
         if chosen and score[i] < best - margin:
             continue
-        if per.get(n, 0) >= per_passage or any(s == cands[j][2] for j in chosen):
+        if per.get(n, 0) >= per_passage or any(s == cands[j][2] for j in chosen) or i in repeated:
             continue
         chosen.append(i)
         per[n] = per.get(n, 0) + 1
@@ -466,7 +472,8 @@ def extractive_answer(question: str, hits: list[Hit], lang: str, embedder=None, 
         if i != max((j for j in chosen if cands[j][0] == n), key=lambda j: score[j]):
             continue
         nxt = next((j for j, c in enumerate(cands) if c[0] == n and c[1] == pos + 1), None)
-        if nxt is not None and changes_subject(cands[i][2], cands[nxt][2], asked):
+        if nxt is not None and (changes_subject(cands[i][2], cands[nxt][2], asked)
+                                or (repeated and " ".join(cands[nxt][2].split()) in seen)):
             continue  # «… при оценке выключается. BatchNorm нормирует по батчу …» for «зачем дропаут?»
         if nxt is not None and nxt not in chosen and len(chosen) < max_sentences + 1:
             chosen.append(nxt)

@@ -89,11 +89,23 @@ def last_question(history: list[tuple[str, str]]) -> str:
     return next((text for role, text in reversed(history) if role == "user"), "")
 
 
+_STYLE_ONLY = re.compile(
+    r"^\s*(объясни|поясни|расскажи|покажи|приведи|дай|скажи|можно|давай|а|ну)?\s*(пожалуйста\s+)?"
+    r"(проще|попроще|подробнее|пример\w*|ещё|еще|simpler|more|again|details?|an example|example)"
+    r"(\s+(пожалуйста|please))?\s*$", re.IGNORECASE)
+
+
+def style_only(message: str) -> bool:
+    """«объясни проще», «приведи пример», "simpler": the same question, answered otherwise; nothing to search for."""
+    return bool(_STYLE_ONLY.fullmatch(message.strip(" ?!.")))
+
+
 def rule_standalone(message: str, history: list[tuple[str, str]]) -> str:
-    """The previous standalone question plus what the message adds."""
+    """The previous standalone question plus what the message adds («что такое батчнорм? а зачем»:
+    the why is what the student asks now)."""
     prev = last_question(history)
     extra = " ".join(w for w in _words(message) if not _REFERS_BACK.fullmatch(w))
-    if not extra or _REQUEST_ONLY.fullmatch(message.strip(" ?!.")):
+    if not extra or style_only(message):
         return prev or message
     return f"{prev} {extra}".strip()
 
@@ -149,9 +161,9 @@ async def standalone_query(message: str, history: list[tuple[str, str]], chat=No
     """(query for retrieval, how it was made: "as_is" | "llm" | "rule")."""
     if not is_follow_up(message, history, course_words):
         return message, "as_is"
-    if chat is not None and not _REQUEST_ONLY.fullmatch(message.strip(" ?!.")):
-        # «объясни проще», «приведи пример», «а зачем?» add nothing to search for: the thread's
-        # question is the query, and the model's rewrite (a second prompt, 5-8 s on 2 cores) is skipped
+    if chat is not None and not style_only(message):
+        # «объясни проще», «приведи пример» add nothing to search for: the thread's question is the
+        # query, and the model's rewrite (a second prompt, 5-8 s on 2 cores) is skipped
         rewrite = await llm_standalone(message, history, chat, lang, timeout_s)
         if rewrite:
             return rewrite, "llm"
