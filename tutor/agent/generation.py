@@ -294,6 +294,10 @@ def resolve_pronoun(sentence: str, removed: str, asked: set[str]) -> str:
     return first.group(1)[0].upper() + first.group(1)[1:] + sentence[m.end():]
 
 
+_SERVED_TIMINGS = {"prompt_tokens": "prompt_n", "prompt_cached": "cache_n", "prompt_ms": "prompt_ms",
+                   "prompt_tps": "prompt_per_second", "generation_tps": "predicted_per_second"}
+
+
 def is_refusal(sentence: str) -> bool:
     return bool(_REFUSAL.search(sentence))
 
@@ -380,6 +384,9 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
     try:
         async for chunk in chat.astream(msgs, max_tokens=max_tokens):
             piece = chunk.content if isinstance(chunk.content, str) else ""
+            served = (getattr(chunk, "response_metadata", None) or {}).get("timings") or {}
+            if served:  # llama.cpp's own count: how much of the prompt was evaluated, how much came from its cache
+                timings.update({k: served[v] for k, v in _SERVED_TIMINGS.items() if isinstance(served.get(v), (int, float))})
             if not piece:
                 continue
             if "first_token_s" not in timings:
