@@ -31,7 +31,7 @@ from typing import AsyncIterator
 from index.bm25 import tokenize
 from index.search import Hit
 from tutor.agent import prompts
-from tutor.agent.grounding import Grounder, SentenceCheck, citations, join_sentences, language_ok, separator
+from tutor.agent.grounding import _CITE, Grounder, SentenceCheck, citations, join_sentences, language_ok, separator
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def excerpts(question: str, hits: list[Hit], lang: str, embedder=None,
 
     top = hits[:len(chars)]
     cands, score = _candidates(question, top, lang, embedder)
-    asked = set(tokenize(question if normalizer is None else normalizer.normalize(question).text)) - QUESTION_WORDS
+    asked = question_terms(question, normalizer) - QUESTION_WORDS
     out = []
     for n, h in enumerate(top, 1):
         mine = sorted(((float(score[i]), c) for i, c in enumerate(cands) if c[0] == n), key=lambda x: -x[0])
@@ -220,7 +220,7 @@ _FILLER = frozenset(
 
 
 def _bare_words(sentence: str) -> list[str]:
-    return re.findall(r"[\w'-]+", re.sub(r"\[\d+(?:\s*[,;]\s*\d+)*\]", " ", sentence).lower())
+    return re.findall(r"[\w'-]+", _CITE.sub(" ", sentence).lower())
 
 
 # words of a sentence that tells the student what they asked («Казалось бы, студенту нужно выполнить …»)
@@ -230,7 +230,12 @@ _RESTATE = frozenset(tokenize(
     "student wants asks asking needs need know understand question you"))
 
 
-def scaffolding(sentence: str, question: str, hits: list[Hit], normalizer=None) -> str:
+def question_terms(question: str, normalizer=None) -> set[str]:
+    """The question's terms with the materials' readings of its words («дропаут» → dropout)."""
+    return set(tokenize(question if normalizer is None else normalizer.normalize(question).text))
+
+
+def scaffolding(sentence: str, question: str, hits: list[Hit], normalizer=None, asked: set[str] | None = None) -> str:
     """Why a generated sentence is the prompt's scaffolding rather than an answer ("" when it is
     an answer): a label of the prompt («Вопрос студента: …»), a pleasantry that says nothing
     («Конечно, я помогу вам с этим.»), the question said back, or a passage's heading copied
@@ -246,7 +251,7 @@ def scaffolding(sentence: str, question: str, hits: list[Hit], normalizer=None) 
     if all(w in _FILLER or w in STOPWORDS for w in words):
         return "a pleasantry"
     terms = set(tokenize(" ".join(words)))
-    asked = set(tokenize(question if normalizer is None else normalizer.normalize(question).text))
+    asked = question_terms(question, normalizer) if asked is None else asked
     if len(terms) >= 2 and terms & asked and terms <= asked | _RESTATE:
         return "the question said back"
     if len(words) <= 6 and not re.search(r"\s[—–-]\s|\b(это|является|означает|is|are|means)\b", sentence, re.I):
@@ -353,14 +358,15 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
 
     from tutor.agent.answer import QUESTION_WORDS
 
-    asked_terms = set(tokenize(question if normalizer is None else normalizer.normalize(question).text)) - QUESTION_WORDS
+    asked_all = question_terms(question, normalizer)  # once per answer, not per sentence
+    asked_terms = asked_all - QUESTION_WORDS
     scaffold: list[str] = []
     written: list[set[str]] = []  # the terms of every sentence the model wrote this answer
     repeats = [0]
 
     def keep(sentence: str) -> bool:
-        why = scaffolding(sentence, question, hits, normalizer)
-        terms = set(tokenize(re.sub(r"\[\d+(?:\s*[,;]\s*\d+)*\]", " ", sentence)))
+        why = scaffolding(sentence, question, hits, normalizer, asked_all)
+        terms = set(tokenize(_CITE.sub(" ", sentence)))
         if not why and terms and any(len(terms & w) >= REPEAT_OVERLAP * len(terms | w) for w in written):
             why = "a repeat"  # a small model loops: «Вот объяснение проще:» and the same three sentences
             repeats[0] += 1
