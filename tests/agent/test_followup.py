@@ -20,8 +20,12 @@ def test_what_counts_as_a_follow_up():
 
 def test_rule_rewrite_keeps_the_topic():
     assert rule_standalone("объясни проще", THREAD) == THREAD[0][1]
-    assert rule_standalone("а зачем?", THREAD) == THREAD[0][1] + " а зачем"  # the why is the new question
-    assert rule_standalone("как с ним бороться?", THREAD).startswith("что такое коллапс мод в GAN? как с")
+    # the message's own question replaces the previous one's «что такое»: the why is what is asked now
+    assert rule_standalone("а зачем?", THREAD) == "коллапс мод в GAN а зачем"
+    assert rule_standalone("как с ним бороться?", THREAD).startswith("коллапс мод в GAN как с")
+    assert rule_standalone("а чем она лучше лстм?", [("user", "что такое гру"), ("assistant", "GRU — ячейка [1].")]) \
+        == "гру а чем лучше лстм"
+    assert rule_standalone("а для LSTM?", THREAD) == THREAD[0][1] + " а для LSTM"  # no question of its own
 
 
 async def test_llm_rewrite_is_used_when_it_is_a_question_about_the_thread():

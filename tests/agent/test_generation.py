@@ -156,3 +156,30 @@ def test_a_pronoun_after_a_removed_sentence_names_the_asked_topic():
                            asked) == "Дропаут случайно обнуляет долю активаций [3]."
     assert resolve_pronoun("Это помогает сети [1].", "Дропаут улучшает всё.", asked) == ""  # «это» is the removed claim
     assert resolve_pronoun("Он обнуляет активации [1].", "Казалось бы, всё просто.", asked) == ""
+
+
+async def test_a_list_s_opening_is_shown_only_with_its_items(hits, agent_index):
+    """«… по нескольким причинам [1]:» whose items are all removed is an opening with nothing after it,
+    and «Вот ссылки на соответствующие фрагменты: [1] — [1]» is scaffolding (s061 showed both)."""
+    from tutor.agent.generation import scaffolding
+
+    intro = "Паддинг добавляет нули по краям карты признаков по нескольким причинам [1]:"
+    shown, res, _, _ = await run(f"{intro}\n1. Паддинг придумал Ян Лекун в 1979 году [1].\n"
+                                 "2. Паддинг ускоряет обучение в 40 раз [2].\n3. Паддинг изобрели в Китае [3].",
+                                 hits, agent_index)
+    assert "причинам" not in shown and res.style == "extractive", shown
+    shown, res, _, _ = await run(f"{intro}\n1. Размер карты признаков не уменьшается после свёртки [1].",
+                                 hits, agent_index)
+    assert shown.startswith(intro) and "не уменьшается" in shown and res.style == "generative", shown
+    assert scaffolding("Вот ссылки на соответствующие фрагменты: [1] — [1] [2] — [2] [3] — [3]",
+                       "а чем она лучше лстм?", hits) == "a pleasantry"
+    assert scaffolding("Here are the relevant passages: [1] [2].", "why padding?", hits) == "a pleasantry"
+
+
+def test_a_term_spelled_in_two_scripts_is_spelled_in_latin(agent_index):
+    from tutor.agent.generation import unmix_scripts
+
+    assert unmix_scripts("ГRU (gated recurrent unit) — упрощённая ячейка [1].", agent_index.normalizer) == \
+        "GRU (gated recurrent unit) — упрощённая ячейка [1]."
+    assert unmix_scripts("Слово фыbar остаётся [1].", agent_index.normalizer) == "Слово фыbar остаётся [1]."
+    assert unmix_scripts("ГRU", None) == "ГRU"

@@ -100,13 +100,20 @@ def style_only(message: str) -> bool:
     return bool(_STYLE_ONLY.fullmatch(message.strip(" ?!.")))
 
 
+_ASKING = re.compile(r"^(такое|такой|такая|такие|это|is|are|was|a|an|the|does|do)$", re.IGNORECASE)
+
+
 def rule_standalone(message: str, history: list[tuple[str, str]]) -> str:
-    """The previous standalone question plus what the message adds («что такое батчнорм? а зачем»:
-    the why is what the student asks now)."""
+    """The previous standalone question plus what the message adds. When the message asks its own
+    question («а чем она лучше лстм?» after «что такое гру»), the previous one gives only its topic
+    («гру а чем лучше лстм»): its «что такое» would turn the answer back to the definition."""
     prev = last_question(history)
     extra = " ".join(w for w in _words(message) if not _REFERS_BACK.fullmatch(w))
     if not extra or style_only(message):
         return prev or message
+    if prev and _QUESTION.search(message):
+        topic = [w for w in _words(prev) if not _QUESTION.fullmatch(w) and not _ASKING.fullmatch(w)]
+        prev = " ".join(topic) if topic else prev
     return f"{prev} {extra}".strip()
 
 

@@ -214,7 +214,9 @@ _FILLER = frozenset(
     "конечно разумеется хорошо отлично давайте давай с удовольствием рад рада помогу помочь помогу помогаю "
     "разберёмся разберемся разберём разберем разобраться объясню расскажу постараюсь попробую вам тебе вас тебя "
     "этим этом это этого вопрос вопросом вопросе вопросы вопрос хороший отличный интересный важный ваш ваши твой "
-    "спасибо за вот ответ ответы ответить отвечу "
+    "спасибо за вот ответ ответы ответить отвечу ссылки ссылка ссылок ссылкам соответствующие соответствующий "
+    "соответствующих фрагменты фрагмент фрагментам фрагментах фрагментов источники источник на "
+    "here are is the references reference sources source passages passage relevant corresponding "
     "sure of course certainly okay ok great good happy glad help you your with that this question let's lets me "
     "explain i i'll will can would be to the a an".split())
 
@@ -303,6 +305,30 @@ _SERVED_TIMINGS = {"prompt_tokens": "prompt_n", "prompt_cached": "cache_n", "pro
                    "prompt_tps": "prompt_per_second", "generation_tps": "predicted_per_second"}
 
 
+_MIXED = re.compile(r"\b(?=[A-Za-z]*[А-Яа-яЁё])(?=[А-Яа-яЁё]*[A-Za-z])[A-Za-zА-Яа-яЁё]{2,}\b")
+
+
+def unmix_scripts(sentence: str, normalizer=None) -> str:
+    """«ГRU» → «GRU»: a 1.5B model starts a Latin term with a Cyrillic letter after reading the
+    Russian «гру». A word mixing the two scripts is spelled in Latin when that spelling is a
+    term of the materials; other mixed words stay as written."""
+    vocab = getattr(normalizer, "vocab", None)
+    if vocab is None or not _MIXED.search(sentence):
+        return sentence
+    from index.wording import STUDENT_TERMS, translit
+
+    terms = vocab.latin | {w.lower() for canon in STUDENT_TERMS.values() for w in canon.split()}
+
+    def fix(m: re.Match) -> str:
+        word = m.group(0)
+        latin = "".join(translit(ch) if re.match(r"[А-Яа-яЁё]", ch) else ch for ch in word)
+        if latin.lower() not in terms:
+            return word
+        return latin.upper() if sum(ch.isupper() for ch in word) > len(word) / 2 else latin
+
+    return _MIXED.sub(fix, sentence)
+
+
 def is_refusal(sentence: str) -> bool:
     return bool(_REFUSAL.search(sentence))
 
@@ -338,6 +364,9 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
         if check.claim and check.supported:
             if is_refusal(check.text):
                 dropped.append(check)
+                return []
+            if _CITE.sub("", check.text).rstrip().endswith(":"):  # «… по нескольким причинам:» is shown
+                held.append(name_course(check.text, hits, lang, named))  # with the list it opens, or not at all
                 return []
             kept_claims += 1
             out = held + [name_course(check.text, hits, lang, named)]
@@ -407,6 +436,7 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
                 sent, buffer = _pop_sentence(buffer)
                 if sent is None:
                     break
+                sent = unmix_scripts(sent, normalizer)
                 if not keep(sent):
                     if repeats[0] >= STOP_AFTER_REPEATS:
                         break
@@ -421,8 +451,8 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
             if not kept_claims and len(dropped) >= GIVE_UP_AFTER_DROPPED:
                 reason = f"{len(dropped)} unsupported sentences before any supported one"
                 break
-        if not reason and buffer.strip() and keep(buffer.strip()):
-            out = release(grounder.check(buffer.strip()))
+        if not reason and buffer.strip() and keep(unmix_scripts(buffer.strip(), normalizer)):
+            out = release(grounder.check(unmix_scripts(buffer.strip(), normalizer)))
             if out and mode != "hint":
                 yield emit(out)
     except Exception as e:  # a backend failure mid-answer: what passed stays, else the fallback
