@@ -183,3 +183,15 @@ def test_a_term_spelled_in_two_scripts_is_spelled_in_latin(agent_index):
         "GRU (gated recurrent unit) — упрощённая ячейка [1]."
     assert unmix_scripts("Слово фыbar остаётся [1].", agent_index.normalizer) == "Слово фыbar остаётся [1]."
     assert unmix_scripts("ГRU", None) == "ГRU"
+
+
+async def test_a_shorter_echo_of_a_shown_sentence_is_a_repeat(hits, agent_index):
+    """s061: «[1] GRU — это упрощённая ячейка …» after the same sentence with «(gated recurrent unit)» in it."""
+    long = "Паддинг (padding, дополнение нулями) добавляет нули по краям, чтобы размер карты признаков не уменьшался [1]."
+    echo = "Паддинг добавляет нули по краям, чтобы размер карты признаков не уменьшался."
+    shown, res, _, _ = await run(f"{long} {echo}", hits, agent_index)
+    assert shown.count("добавляет нули") == 1 and res.text == shown, shown
+    # a sentence that adds a term of its own is not an echo
+    shown, res, _, _ = await run(f"{long} Размер выхода считается по формуле (W - K + 2P)/S + 1 [1].",
+                                 hits, agent_index)
+    assert "по формуле" in shown and not res.dropped, shown

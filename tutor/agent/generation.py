@@ -41,6 +41,7 @@ HISTORY_TURNS = 4  # messages (2 exchanges) of the thread the model sees
 HISTORY_ANSWER_CHARS = 350
 MAX_ANSWER_TOKENS = 220  # 2-4 sentences; the whole answer's time is mostly these tokens
 REPEAT_OVERLAP = 0.8  # share of terms two sentences have in common (of their union) to be one said twice
+REPEAT_CONTAINED = 0.9  # or: share of a new sentence's terms an earlier one already said (its shorter echo)
 STOP_AFTER_REPEATS = 2  # the model loops: stop reading it
 GIVE_UP_AFTER_DROPPED = 3  # this many unsupported sentences and none supported: stop and fall back
 
@@ -396,7 +397,9 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
     def keep(sentence: str) -> bool:
         why = scaffolding(sentence, question, hits, normalizer, asked_all)
         terms = set(tokenize(_CITE.sub(" ", sentence)))
-        if not why and terms and any(len(terms & w) >= REPEAT_OVERLAP * len(terms | w) for w in written):
+        if not why and terms and any(len(terms & w) >= REPEAT_OVERLAP * len(terms | w) or
+                                     (len(terms) >= 4 and len(terms & w) >= REPEAT_CONTAINED * len(terms))
+                                     for w in written):
             why = "a repeat"  # a small model loops: «Вот объяснение проще:» and the same three sentences
             repeats[0] += 1
         written.append(terms)
