@@ -167,8 +167,9 @@ def main(argv=None) -> int:
 
     print(f"\n| quant | runtime | prompt tok/s | gen tok/s | prompt tokens | load avg |\n|---|---|---|---|---|---|")
     for r in rows:
+        load = f"{r['load_avg'][0]} → {r['load_avg'][1]}"
         print(f"| {r['quant']} | {r['runtime']} | {r.get('prompt_tps', r.get('error', '–'))} | "
-              f"{r.get('generation_tps', '–')} | {r.get('prompt_tokens', '–')} | {r['load_avg'][0]} → {r['load_avg'][1]} |")
+              f"{r.get('generation_tps', '–')} | {r.get('prompt_tokens', '–')} | {load} |")
     out = ROOT / "bench" / "results" / f"llm-kernels-cpu-{date.today().isoformat()}{args.tag}.json"
     out.write_text(json.dumps({
         "date": date.today().isoformat(), "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),

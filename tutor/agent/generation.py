@@ -397,9 +397,10 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
     def keep(sentence: str) -> bool:
         why = scaffolding(sentence, question, hits, normalizer, asked_all)
         terms = set(tokenize(_CITE.sub(" ", sentence)))
-        if not why and terms and any(len(terms & w) >= REPEAT_OVERLAP * len(terms | w) or
-                                     (len(terms) >= 4 and len(terms & w) >= REPEAT_CONTAINED * len(terms))
-                                     for w in written):
+        # a shorter echo of a shown sentence (a removed one said nothing, so it is not echoed)
+        echoes = len(terms) >= 4 and any(
+            len(terms & set(tokenize(_CITE.sub(" ", s)))) >= REPEAT_CONTAINED * len(terms) for s in shown)
+        if not why and terms and (echoes or any(len(terms & w) >= REPEAT_OVERLAP * len(terms | w) for w in written)):
             why = "a repeat"  # a small model loops: «Вот объяснение проще:» and the same three sentences
             repeats[0] += 1
         written.append(terms)
@@ -454,8 +455,9 @@ async def write_answer(question: str, hits: list[Hit], lang: str, chat, mode: st
             if not kept_claims and len(dropped) >= GIVE_UP_AFTER_DROPPED:
                 reason = f"{len(dropped)} unsupported sentences before any supported one"
                 break
-        if not reason and buffer.strip() and keep(unmix_scripts(buffer.strip(), normalizer)):
-            out = release(grounder.check(unmix_scripts(buffer.strip(), normalizer)))
+        last_sentence = unmix_scripts(buffer.strip(), normalizer)
+        if not reason and last_sentence and keep(last_sentence):
+            out = release(grounder.check(last_sentence))
             if out and mode != "hint":
                 yield emit(out)
     except Exception as e:  # a backend failure mid-answer: what passed stays, else the fallback
