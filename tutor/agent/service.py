@@ -27,6 +27,7 @@ from tutor.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_LOCK_WAIT_S = 30.0  # how long a turn waits for another one's checkpoint write (as tutor.db's engines)
 # the typed values the checkpointer may restore (everything else in the state is plain data)
 CHECKPOINT_TYPES = [("tutor.agent.intents", "Intent"), ("tutor.agent.intents", "IntentKind"),
                     ("tutor.agent.events", "ExperimentPlan"), ("tutor.agent.events", "JobInfo"),
@@ -253,7 +254,10 @@ class TutorService:
 
         path = self.settings.agent_checkpoints
         path.parent.mkdir(parents=True, exist_ok=True)
-        async with aiosqlite.connect(str(path)) as conn:
+        # a turn waits up to 30 s for another turn's checkpoint write (sqlite's 5 s default failed a turn on a
+        # loaded 2-core machine: "database is locked" while a cancelled turn of the same thread was still writing)
+        async with aiosqlite.connect(str(path), timeout=CHECKPOINT_LOCK_WAIT_S) as conn:
+            await conn.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_LOCK_WAIT_S * 1000)}")
             saver = AsyncSqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES))
             await saver.setup()
             yield build_graph(saver)
