@@ -26,6 +26,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import AsyncIterator
 
 from index.bm25 import tokenize
@@ -306,6 +307,14 @@ _SERVED_TIMINGS = {"prompt_tokens": "prompt_n", "prompt_cached": "cache_n", "pro
                    "prompt_tps": "prompt_per_second", "generation_tps": "predicted_per_second"}
 
 
+@lru_cache(maxsize=1)
+def _glossary_latin() -> frozenset[str]:
+    """The Latin words of the glossary's readings (GRU, dropout), made once."""
+    from index.wording import STUDENT_TERMS
+
+    return frozenset(w.lower() for canon in STUDENT_TERMS.values() for w in canon.split())
+
+
 _MIXED = re.compile(r"\b(?=[A-Za-z]*[А-Яа-яЁё])(?=[А-Яа-яЁё]*[A-Za-z])[A-Za-zА-Яа-яЁё]{2,}\b")
 
 
@@ -316,14 +325,12 @@ def unmix_scripts(sentence: str, normalizer=None) -> str:
     vocab = getattr(normalizer, "vocab", None)
     if vocab is None or not _MIXED.search(sentence):
         return sentence
-    from index.wording import STUDENT_TERMS, translit
-
-    terms = vocab.latin | {w.lower() for canon in STUDENT_TERMS.values() for w in canon.split()}
+    from index.wording import translit
 
     def fix(m: re.Match) -> str:
         word = m.group(0)
-        latin = "".join(translit(ch) if re.match(r"[А-Яа-яЁё]", ch) else ch for ch in word)
-        if latin.lower() not in terms:
+        latin = "".join(translit(ch) if re.match(r"[А-Яа-яЁё]", ch) else ch for ch in word)  # translit lowercases
+        if latin.lower() not in vocab.latin and latin.lower() not in _glossary_latin():
             return word
         return latin.upper() if sum(ch.isupper() for ch in word) > len(word) / 2 else latin
 

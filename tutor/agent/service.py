@@ -256,8 +256,7 @@ class TutorService:
         path.parent.mkdir(parents=True, exist_ok=True)
         # a turn waits up to 30 s for another turn's checkpoint write (sqlite's 5 s default failed a turn on a
         # loaded 2-core machine: "database is locked" while a cancelled turn of the same thread was still writing)
-        async with aiosqlite.connect(str(path), timeout=CHECKPOINT_LOCK_WAIT_S) as conn:
-            await conn.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_LOCK_WAIT_S * 1000)}")
+        async with aiosqlite.connect(str(path), timeout=CHECKPOINT_LOCK_WAIT_S) as conn:  # sqlite's busy timeout
             saver = AsyncSqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES))
             await saver.setup()
             yield build_graph(saver)
