@@ -179,8 +179,11 @@ class TutorService:
         else:
             history = await asyncio.to_thread(self._history, thread_id)
             run_input = fresh_state(message, mode, lang, attachments, history)
-        async for chunk in graph.astream(run_input, config, context=ctx, stream_mode="custom"):
-            yield chunk
+        # closed here when the turn is (a client gone mid-stream): the run's pending checkpoint writes end
+        # before the connection closes, not when the abandoned generator is collected
+        async with contextlib.aclosing(graph.astream(run_input, config, context=ctx, stream_mode="custom")) as run:
+            async for chunk in run:
+                yield chunk
         snap = await graph.aget_state(config)
         values = snap.values
         waiting = bool(snap.interrupts)
@@ -256,10 +259,15 @@ class TutorService:
         path.parent.mkdir(parents=True, exist_ok=True)
         # a turn waits up to 30 s for another turn's checkpoint write (sqlite's 5 s default failed a turn on a
         # loaded 2-core machine: "database is locked" while a cancelled turn of the same thread was still writing)
-        async with aiosqlite.connect(str(path), timeout=CHECKPOINT_LOCK_WAIT_S) as conn:  # sqlite's busy timeout
+        conn = await aiosqlite.connect(str(path), timeout=CHECKPOINT_LOCK_WAIT_S)  # sqlite's busy timeout
+        try:
             saver = AsyncSqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES))
             await saver.setup()
             yield build_graph(saver)
+        finally:
+            # a cancelled turn (the client left) must still close its connection: one left open with a write
+            # transaction locked the checkpoints for every later turn ("database is locked" in CI)
+            await asyncio.shield(conn.close())
 
 
 def _checkpoint_thread(thread_id: str, user: str) -> str:
