@@ -64,6 +64,19 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test against a server subprocess shows that server's log tail in its report
+    (the cause of a 500 or a hang is in the server, not in the client's traceback)."""
+    report = yield
+    if report.when == "call" and report.failed:
+        info = item.funcargs.get("server") if hasattr(item, "funcargs") else None
+        log = Path(info["data"]) / "server.log" if isinstance(info, dict) and "data" in info else None
+        if log is not None and log.exists():
+            report.sections.append(("server log (last 60 lines)", "\n".join(log.read_text(errors="replace").splitlines()[-60:])))
+    return report
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("api-data")

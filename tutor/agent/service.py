@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import uuid
 from typing import Any, AsyncIterator
 
@@ -28,6 +29,8 @@ from tutor.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 CHECKPOINT_LOCK_WAIT_S = 30.0  # how long a turn waits for another one's checkpoint write (as tutor.db's engines)
+WIND_DOWN_WAIT_S = 30.0  # how long a turn waits for a cancelled turn of its thread to finish closing
+_END = object()  # the last item a turn's task puts on its event queue
 # the typed values the checkpointer may restore (everything else in the state is plain data)
 CHECKPOINT_TYPES = [("tutor.agent.intents", "Intent"), ("tutor.agent.intents", "IntentKind"),
                     ("tutor.agent.events", "ExperimentPlan"), ("tutor.agent.events", "JobInfo"),
@@ -44,6 +47,7 @@ class TutorService:
         self.settings = settings or get_settings()
         self.services = Services(self.settings, index=index, jobs=jobs, llm=llm, threads=threads)
         self._llms: dict[tuple, tuple[Any, Any]] = {}
+        self._winding_down: dict[str, asyncio.Task] = {}  # checkpoint thread → its cancelled turn, until closed
         extra_tools()  # tools registered through TUTOR_EXTRA_TOOLS are known to the chat too
 
     # ---- what the adapters may use -----------------------------------------------------------
@@ -98,7 +102,41 @@ class TutorService:
                    llm: tuple[Any, Any] | None = None, course: str | None = None) -> AsyncIterator[Any]:
         """Stream the events of one turn. Never raises for bad input: it yields an ErrorEvent
         and a FinalEvent explaining what to do instead. `course`: the course the account belongs
-        to (None: an unbound bot's or admin's chat, whose course is its own /course or the demo)."""
+        to (None: an unbound bot's or admin's chat, whose course is its own /course or the demo).
+
+        The turn runs in a task of its own and this generator relays its events. A caller that
+        stops early (a client gone mid-stream: the generator is closed or its task cancelled)
+        cancels that task once, and the turn winds down with plain asyncio semantics: the
+        graph's pending checkpoint writes finish before its connection closes. Run directly in
+        the caller's task, a transport's anyio cancel scope re-cancelled every await of that
+        clean-up, the connection was closed under a write in flight, and the half-done write
+        kept the checkpoints locked until the garbage collector finalized it (minutes in CI)."""
+        key = _checkpoint_thread(thread_id, user)
+        await self._after_wind_down(key)
+        events: asyncio.Queue = asyncio.Queue()
+        turn = asyncio.get_running_loop().create_task(
+            self._relay(events, thread_id, user, message, mode, attachments, plan_only, llm, course), name=f"turn {key}")
+        try:
+            while (ev := await events.get()) is not _END:
+                yield ev
+        finally:
+            if not turn.done():
+                turn.cancel()  # no await here: the caller may itself be cancelled, and the turn closes on its own
+                self._winding_down[key] = turn
+                turn.add_done_callback(lambda t: self._winding_down.pop(key, None) if self._winding_down.get(key) is t
+                                       else None)
+
+    async def _after_wind_down(self, key: str) -> None:
+        """A turn of a thread whose previous turn was cancelled starts once that one has closed
+        (its checkpoint writes and connection), or after WIND_DOWN_WAIT_S."""
+        previous = self._winding_down.get(key)
+        if previous is not None and not previous.done():
+            await asyncio.wait({previous}, timeout=WIND_DOWN_WAIT_S)
+
+    async def _relay(self, events: asyncio.Queue, thread_id: str, user: str, message: str, mode: str | None,
+                     attachments: list[dict[str, Any]] | None, plan_only: bool, llm: tuple[Any, Any] | None,
+                     course: str | None) -> None:
+        """The turn itself: its events onto `events`, then _END (also when it fails or is cancelled)."""
         message = message if isinstance(message, str) else ""
         lang = "ru"
         try:
@@ -107,21 +145,23 @@ class TutorService:
             problem = self._reject(message, mode, lang)
             if problem is not None:
                 code, text = problem
-                yield ErrorEvent(code=code, message=text)
-                yield FinalEvent(answer=text, intent=IntentKind.ERROR, mode=mode or "explain", thread_id=thread_id,
-                                 language=lang, error=code)
+                events.put_nowait(ErrorEvent(code=code, message=text))
+                events.put_nowait(FinalEvent(answer=text, intent=IntentKind.ERROR, mode=mode or "explain",
+                                             thread_id=thread_id, language=lang, error=code))
                 return
             async for ev in self._turn(thread, thread_id, user, message, mode, lang, attachments or [], plan_only, llm,
                                        course):
-                yield ev
+                events.put_nowait(ev)
         except Exception:  # a bug or an unavailable backend must not kill the caller
             # the details (SQL, paths, stack) go to the log under a reference, not to the student
             ref = uuid.uuid4().hex[:8]
             log.exception("chat turn failed [ref %s]", ref)
             text = say("internal_error", lang, ref=ref)
-            yield ErrorEvent(code="internal_error", message=text)
-            yield FinalEvent(answer=text, intent=IntentKind.ERROR, mode=mode or "explain", thread_id=thread_id,
-                             language=lang, error="internal_error")
+            events.put_nowait(ErrorEvent(code="internal_error", message=text))
+            events.put_nowait(FinalEvent(answer=text, intent=IntentKind.ERROR, mode=mode or "explain",
+                                         thread_id=thread_id, language=lang, error="internal_error"))
+        finally:
+            events.put_nowait(_END)
 
     def _course_llm(self, course: str) -> tuple[Any, Any]:
         """The course's default LLM (its settings), else the configured one."""
@@ -259,15 +299,31 @@ class TutorService:
         path.parent.mkdir(parents=True, exist_ok=True)
         # a turn waits up to 30 s for another turn's checkpoint write (sqlite's 5 s default failed a turn on a
         # loaded 2-core machine: "database is locked" while a cancelled turn of the same thread was still writing)
-        conn = await aiosqlite.connect(str(path), timeout=CHECKPOINT_LOCK_WAIT_S)  # sqlite's busy timeout
+        conn = await aiosqlite.connect(str(path), timeout=CHECKPOINT_LOCK_WAIT_S,  # sqlite's busy timeout
+                                       factory=_RollbackOnClose)
         try:
             saver = AsyncSqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES))
             await saver.setup()
             yield build_graph(saver)
         finally:
-            # a cancelled turn (the client left) must still close its connection: one left open with a write
-            # transaction locked the checkpoints for every later turn ("database is locked" in CI)
-            await asyncio.shield(conn.close())
+            await asyncio.shield(conn.close())  # a cancellation of this turn does not skip the close
+
+
+class _RollbackOnClose(sqlite3.Connection):
+    """A checkpoint connection that rolls back what is uncommitted when it closes, in the same call.
+
+    A cancelled turn can leave a checkpoint write in flight: its INSERT runs in the connection's
+    thread, its commit never comes. sqlite3's close() of a connection whose statements are still
+    referenced only marks it a zombie, and the zombie keeps that write transaction (every other turn:
+    «database is locked») until the garbage collector finalizes the statement. Rolling back first
+    ends the transaction; doing both in one call leaves no gap for another queued write. After a turn
+    that ended there is nothing to roll back: the saver commits each write."""
+
+    def close(self) -> None:
+        try:
+            self.rollback()
+        finally:
+            super().close()
 
 
 def _checkpoint_thread(thread_id: str, user: str) -> str:
