@@ -130,8 +130,12 @@ class TutorService:
         """A turn of a thread whose previous turn was cancelled starts once that one has closed
         (its checkpoint writes and connection), or after WIND_DOWN_WAIT_S."""
         previous = self._winding_down.get(key)
-        if previous is not None and not previous.done():
-            await asyncio.wait({previous}, timeout=WIND_DOWN_WAIT_S)
+        if previous is None or previous.done():
+            return
+        if previous.get_loop() is not asyncio.get_running_loop():  # a loop that has ended (a CLI run, a test)
+            self._winding_down.pop(key, None)
+            return
+        await asyncio.wait({previous}, timeout=WIND_DOWN_WAIT_S)
 
     async def _relay(self, events: asyncio.Queue, thread_id: str, user: str, message: str, mode: str | None,
                      attachments: list[dict[str, Any]] | None, plan_only: bool, llm: tuple[Any, Any] | None,
