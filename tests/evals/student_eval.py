@@ -27,7 +27,8 @@ from pathlib import Path
 
 EVALS = Path(__file__).resolve().parent
 ROOT = EVALS.parents[1]
-DEFAULT_GGUF = Path("/work/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+# where `make test` (tutor models ensure) assembles the packaged model, by the default settings
+DEFAULT_GGUF = ROOT / "data" / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 
 
 def load_cases(ids: list[str] | None = None) -> list[dict]:

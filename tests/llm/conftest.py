@@ -15,12 +15,9 @@ from tests.conftest import ROOT
 
 
 def qwen_gguf() -> Path | None:
-    """The assembled Qwen GGUF `make test` put in ./data/models (or the shared copy)."""
-    for p in (ROOT / "data" / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-              Path("/work/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")):
-        if p.is_file():
-            return p
-    return None
+    """The assembled Qwen GGUF `make test` put in ./data/models."""
+    p = ROOT / "data" / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    return p if p.is_file() else None
 
 
 @pytest.fixture(scope="session")
