@@ -98,6 +98,35 @@ def test_a_follow_up_is_not_answered_with_the_quotes_it_follows():
     assert "p = 0.5" in example  # «приведи пример» asks for the sentence that gives one
 
 
+def test_why_is_answered_with_the_purpose_not_the_definition():
+    """«а зачем?» after «что такое дропаут» (rewritten «дропаут а зачем»): the sentence that says what
+    dropout is for comes before the one that says what it does."""
+    from tutor.agent.answer import extractive_answer
+
+    passage = Hit(text="Dropout с вероятностью p обнуляет активации нейронов слоя на каждом шаге обучения сети, каждый раз "
+                       "выбирая новое случайное подмножество нейронов. "
+                       "В режиме eval() он выключается и пропускает все активации слоя без изменений, и на тесте "
+                       "предсказание детерминировано. "
+                       "Dropout нужен, чтобы сеть не переобучалась: она не может полагаться на отдельные нейроны и учит "
+                       "более общие признаки.",
+                  source="corpus/lectures/20_opt.md", section="Регуляризация > Dropout", anchor="L1-2", score=1.0,
+                  headings=["Регуляризация", "Dropout"])
+    what = extractive_answer("что такое dropout", [passage], "ru", max_sentences=1)
+    why = extractive_answer("dropout а зачем", [passage], "ru", max_sentences=1, request="а зачем?")
+    assert "обнуляет" in what and "переобучалась" not in what  # the definition comes first in the passage
+    assert "переобучалась" in why and "обнуляет" not in why
+    en = Hit(text="Dropout zeroes each activation with probability p at every training step of the network, each time "
+                  "drawing a new random subset of neurons. "
+                  "In eval mode it is switched off and every activation passes through unchanged, and the prediction "
+                  "on the test set is deterministic. "
+                  "Dropout is used because the network then cannot rely on single neurons, so it overfits less and "
+                  "learns more general features.",
+             source="corpus/lectures_en/20_opt.md", section="Regularization > Dropout", anchor="L1-2", score=1.0,
+             headings=["Regularization", "Dropout"])
+    why_en = extractive_answer("dropout why?", [en], "en", max_sentences=1, request="why?")
+    assert "overfits less" in why_en and "zeroes" not in why_en
+
+
 def test_a_course_s_searcher_reads_student_wording(agent_index):
     """Every default install answers in a course (CourseSearch), and generation and the grounding
     check read «дропаут» as dropout only through the searcher's normalizer."""

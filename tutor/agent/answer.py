@@ -247,13 +247,20 @@ _ASKS_FORMULA = re.compile(r"\bкак\b.{0,30}\b(по)?(счита|счит|вы
                            r"\bformula", re.I)
 _ASKS_EXAMPLE = re.compile(r"пример|example|for instance", re.I)
 _GIVES_EXAMPLE = re.compile(r"например|пример|e\.g\.|for example|for instance|such as|таких как|→|\d", re.I)
+# «зачем?», «почему?», "why?", «для чего …»: the answer gives a purpose or a cause, not the definition
+_ASKS_PURPOSE = re.compile(r"\b(зачем|почему|для чего|с какой целью|в ч[её]м смысл|какой смысл|чем полез\w*|why|what for|"
+                           r"what is (it|this|that|\w+) for|what's (it|\w+) for)\b", re.I)
+_GIVES_PURPOSE = re.compile(r"\b(чтобы|для того|поэтому|потому что|так как|благодаря|иначе|позволя\w*|помога\w*|"
+                            r"уменьша\w*|снижа\w*|предотвращ\w*|избега\w*|борет\w*|ускоря\w*|стабилизир\w*|"
+                            r"сохраня\w*|защища\w*|so that|in order to|because|otherwise|prevents?|helps?|allows?|"
+                            r"lets|reduces?|avoids?|speeds? up|stabili[sz]es?|keeps?)\b", re.I)
 _MONTHS = re.compile(r"январ|феврал|март|апрел|ма[йя]\b|июн|июл|август|сентябр|октябр|ноябр|декабр|january|february|march|"
                      r"april|may\b|june|july|august|september|october|november|december", re.I)
 
 
 def _answer_type_bonus(question: str, sentence: str) -> float:
     """A classic QA prior: the answer to "when is the lesson" holds a date, to "how many" a
-    number, to "how is it computed" a formula."""
+    number, to "how is it computed" a formula, to "why" a purpose or a cause."""
     if _ASKS_DATE.search(question):
         return ANSWER_TYPE_BONUS if _MONTHS.search(sentence) else 0.0
     if _ASKS_NUMBER.search(question):
@@ -262,6 +269,8 @@ def _answer_type_bonus(question: str, sentence: str) -> float:
         return ANSWER_TYPE_BONUS if re.search(r"\S\s*=\s*\S", sentence) else 0.0
     if _ASKS_EXAMPLE.search(question):
         return ANSWER_TYPE_BONUS if _GIVES_EXAMPLE.search(sentence) else 0.0
+    if _ASKS_PURPOSE.search(question):
+        return ANSWER_TYPE_BONUS if _GIVES_PURPOSE.search(sentence) else 0.0
     return 0.0
 
 
