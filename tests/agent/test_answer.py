@@ -125,6 +125,15 @@ def test_why_is_answered_with_the_purpose_not_the_definition():
              headings=["Regularization", "Dropout"])
     why_en = extractive_answer("dropout why?", [en], "en", max_sentences=1, request="why?")
     assert "overfits less" in why_en and "zeroes" not in why_en
+    # «почему» asks for a cause: the remedy («помогает обрезка …») does not answer it
+    nan = Hit(text="Обрезка градиента помогает при взрыве градиентов: clip_grad_norm_ ограничивает норму градиента "
+                   "перед каждым шагом оптимизатора. "
+                   "Потеря становится NaN, если шаг обучения слишком велик: градиенты взрываются, и веса "
+                   "переполняются за несколько шагов.",
+              source="corpus/lectures/11_rnn.md", section="RNN > Градиенты", anchor="L1-2", score=1.0,
+              headings=["RNN", "Градиенты"])
+    cause = extractive_answer("почему лосс nan", [nan], "ru", max_sentences=1)
+    assert "взрываются" in cause and "clip_grad_norm_" not in cause
 
 
 def test_a_course_s_searcher_reads_student_wording(agent_index):

@@ -247,13 +247,16 @@ _ASKS_FORMULA = re.compile(r"\bкак\b.{0,30}\b(по)?(счита|счит|вы
                            r"\bformula", re.I)
 _ASKS_EXAMPLE = re.compile(r"пример|example|for instance", re.I)
 _GIVES_EXAMPLE = re.compile(r"например|пример|e\.g\.|for example|for instance|such as|таких как|→|\d", re.I)
-# «зачем?», «почему?», "why?", «для чего …»: the answer gives a purpose or a cause, not the definition
-_ASKS_PURPOSE = re.compile(r"\b(зачем|почему|для чего|с какой целью|в ч[её]м смысл|какой смысл|чем полез\w*|why|what for|"
+# «зачем?», «для чего …» ask for a purpose; «почему?», "why?" for a cause: a sentence that gives one
+# answers, the definition does not. A remedy («помогают ReLU …») is a purpose, not a cause of «почему лосс nan»
+_ASKS_PURPOSE = re.compile(r"\b(зачем|для чего|с какой целью|в ч[её]м смысл|какой смысл|чем полез\w*|what for|"
                            r"what is (it|this|that|\w+) for|what's (it|\w+) for)\b", re.I)
-_GIVES_PURPOSE = re.compile(r"\b(чтобы|для того|поэтому|потому что|так как|благодаря|иначе|позволя\w*|помога\w*|"
-                            r"уменьша\w*|снижа\w*|предотвращ\w*|избега\w*|борет\w*|ускоря\w*|стабилизир\w*|"
-                            r"сохраня\w*|защища\w*|so that|in order to|because|otherwise|prevents?|helps?|allows?|"
-                            r"lets|reduces?|avoids?|speeds? up|stabili[sz]es?|keeps?)\b", re.I)
+_ASKS_CAUSE = re.compile(r"\b(почему|отчего|из-за чего|why)\b", re.I)
+_GIVES_PURPOSE = re.compile(r"\b(чтобы|для того|позволя\w*|помога\w*|уменьша\w*|снижа\w*|предотвращ\w*|избега\w*|"
+                            r"ускоря\w*|стабилизир\w*|сохраня\w*|защища\w*|so that|in order to|helps?|allows?|lets|"
+                            r"reduces?|prevents?|avoids?|speeds? up|stabili[sz]es?|keeps?)\b", re.I)
+_GIVES_CAUSE = re.compile(r"\b(потому что|так как|из-за|поскольку|поэтому|иначе|если|приводит|вызывает|благодаря|"
+                          r"because|since|due to|otherwise|if|causes?|leads? to|results? in)\b", re.I)
 _MONTHS = re.compile(r"январ|феврал|март|апрел|ма[йя]\b|июн|июл|август|сентябр|октябр|ноябр|декабр|january|february|march|"
                      r"april|may\b|june|july|august|september|october|november|december", re.I)
 
@@ -269,8 +272,10 @@ def _answer_type_bonus(question: str, sentence: str) -> float:
         return ANSWER_TYPE_BONUS if re.search(r"\S\s*=\s*\S", sentence) else 0.0
     if _ASKS_EXAMPLE.search(question):
         return ANSWER_TYPE_BONUS if _GIVES_EXAMPLE.search(sentence) else 0.0
-    if _ASKS_PURPOSE.search(question):
-        return ANSWER_TYPE_BONUS if _GIVES_PURPOSE.search(sentence) else 0.0
+    if _ASKS_PURPOSE.search(question):  # a purpose is often told by what goes wrong without it («иначе …»)
+        return ANSWER_TYPE_BONUS if _GIVES_PURPOSE.search(sentence) or _GIVES_CAUSE.search(sentence) else 0.0
+    if _ASKS_CAUSE.search(question):
+        return ANSWER_TYPE_BONUS if _GIVES_CAUSE.search(sentence) else 0.0
     return 0.0
 
 
