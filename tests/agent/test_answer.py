@@ -80,15 +80,19 @@ def test_a_lecture_found_only_in_the_other_language_is_replaced_by_its_twin():
     assert out[0].source == "corpus/lectures/04_cnn.md" and out[0].score == hits[0].score
 
 
+def lecture_hit(text: str, source: str, section: str) -> Hit:
+    """A passage of a lecture section, with its heading path, as the index returns it."""
+    return Hit(text=text, source=source, section=section, anchor="L1-4", score=1.0, headings=section.split(" > "))
+
+
 def test_a_follow_up_is_not_answered_with_the_quotes_it_follows():
     from tutor.agent.answer import extractive_answer
 
-    passage = Hit(text="Dropout обнуляет случайную долю активаций во время обучения и уменьшает переобучение. "
+    passage = lecture_hit("Dropout обнуляет случайную долю активаций во время обучения и уменьшает переобучение. "
                        "Сеть не может полагаться на отдельные нейроны, поэтому учит более общие признаки. "
                        "Например, при p = 0.5 в каждом шаге выключается половина нейронов слоя. "
                        "В режиме eval() dropout отключается, и работают все нейроны.",
-                  source="corpus/lectures/20_opt.md", section="Регуляризация > Dropout", anchor="L1-4", score=1.0,
-                  headings=["Регуляризация", "Dropout"])
+        "corpus/lectures/20_opt.md", "Регуляризация > Dropout")
     first = extractive_answer("зачем нужен dropout", [passage], "ru", max_sentences=2)
     again = extractive_answer("зачем нужен dropout", [passage], "ru", max_sentences=2, said=first,
                               request="объясни проще")
@@ -103,35 +107,32 @@ def test_why_is_answered_with_the_purpose_not_the_definition():
     dropout is for comes before the one that says what it does."""
     from tutor.agent.answer import extractive_answer
 
-    passage = Hit(text="Dropout с вероятностью p обнуляет активации нейронов слоя на каждом шаге обучения сети, каждый раз "
+    passage = lecture_hit("Dropout с вероятностью p обнуляет активации нейронов слоя на каждом шаге обучения сети, каждый раз "
                        "выбирая новое случайное подмножество нейронов. "
                        "В режиме eval() он выключается и пропускает все активации слоя без изменений, и на тесте "
                        "предсказание детерминировано. "
                        "Dropout нужен, чтобы сеть не переобучалась: она не может полагаться на отдельные нейроны и учит "
                        "более общие признаки.",
-                  source="corpus/lectures/20_opt.md", section="Регуляризация > Dropout", anchor="L1-2", score=1.0,
-                  headings=["Регуляризация", "Dropout"])
+        "corpus/lectures/20_opt.md", "Регуляризация > Dropout")
     what = extractive_answer("что такое dropout", [passage], "ru", max_sentences=1)
     why = extractive_answer("dropout а зачем", [passage], "ru", max_sentences=1, request="а зачем?")
     assert "обнуляет" in what and "переобучалась" not in what  # the definition comes first in the passage
     assert "переобучалась" in why and "обнуляет" not in why
-    en = Hit(text="Dropout zeroes each activation with probability p at every training step of the network, each time "
+    en = lecture_hit("Dropout zeroes each activation with probability p at every training step of the network, each time "
                   "drawing a new random subset of neurons. "
                   "In eval mode it is switched off and every activation passes through unchanged, and the prediction "
                   "on the test set is deterministic. "
                   "Dropout is used because the network then cannot rely on single neurons, so it overfits less and "
                   "learns more general features.",
-             source="corpus/lectures_en/20_opt.md", section="Regularization > Dropout", anchor="L1-2", score=1.0,
-             headings=["Regularization", "Dropout"])
+        "corpus/lectures_en/20_opt.md", "Regularization > Dropout")
     why_en = extractive_answer("dropout why?", [en], "en", max_sentences=1, request="why?")
     assert "overfits less" in why_en and "zeroes" not in why_en
     # «почему» asks for a cause: the remedy («помогает обрезка …») does not answer it
-    nan = Hit(text="Обрезка градиента помогает при взрыве градиентов: clip_grad_norm_ ограничивает норму градиента "
+    nan = lecture_hit("Обрезка градиента помогает при взрыве градиентов: clip_grad_norm_ ограничивает норму градиента "
                    "перед каждым шагом оптимизатора. "
                    "Потеря становится NaN, если шаг обучения слишком велик: градиенты взрываются, и веса "
                    "переполняются за несколько шагов.",
-              source="corpus/lectures/11_rnn.md", section="RNN > Градиенты", anchor="L1-2", score=1.0,
-              headings=["RNN", "Градиенты"])
+        "corpus/lectures/11_rnn.md", "RNN > Градиенты")
     cause = extractive_answer("почему лосс nan", [nan], "ru", max_sentences=1)
     assert "взрываются" in cause and "clip_grad_norm_" not in cause
 
